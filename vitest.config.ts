@@ -38,11 +38,11 @@ export default defineConfig({
     env: { TEST_POSTGRES_URL: postgresUrl, TEST_REDIS_URL: redisUrl },
     projects: [
       {
-        extends: true,
+        extends: true as const,
         test: { name: 'unit', include: unitTests },
       },
       {
-        extends: true,
+        extends: true as const,
         test: {
           name: 'pglite',
           include: dataTests,
@@ -53,7 +53,7 @@ export default defineConfig({
       ...(withPostgres
         ? [
             {
-              extends: true,
+              extends: true as const,
               test: {
                 name: 'postgres',
                 include: dataTests,

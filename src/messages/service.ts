@@ -1,0 +1,336 @@
+import type { AttachmentLinkSigner } from '../attachments/links.js';
+import { type AttachmentRow, toAttachment } from '../attachments/present.js';
+import { accessChat, assertWritable, type ChatAccess } from '../chats/access.js';
+import { nextSeq, raiseMarks, updateChat } from '../chats/queries.js';
+import type { Db } from '../db/database.js';
+import { newId } from '../db/ids.js';
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from '../errors.js';
+import type { ChatEvent, EventPublisher } from '../realtime/events.js';
+import {
+  attachmentsOfMessages,
+  changesSince,
+  claimAttachments,
+  claimableAttachments,
+  findByClientMessageId,
+  findMessage,
+  insertMessage,
+  type MessageRow,
+  type PagePosition,
+  pageMessages,
+  releaseAttachments,
+  updateMessage,
+} from './queries.js';
+import { type ParticipantMarks, ReceiptSummary } from './receipts.js';
+import type { Message, MessagePage, MessagePageQuery, SendMessageBody } from './schemas.js';
+import { statusEvents } from './status-events.js';
+
+export interface SendResult {
+  message: Message;
+  /** False when an earlier send with the same client_message_id is being answered again. */
+  created: boolean;
+}
+
+/** Called after commit with the storage keys of attachments whose message was deleted. */
+export type ReleasedAttachmentsHandler = (released: AttachmentRow[]) => void;
+
+export class MessageService {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventPublisher,
+    private readonly links: AttachmentLinkSigner,
+    private readonly onAttachmentsReleased: ReleasedAttachmentsHandler = () => undefined,
+  ) {}
+
+  private async commit<T>(work: (tx: Db) => Promise<{ result: T; events: ChatEvent[] }>) {
+    const { result, events } = await this.db.transaction(work);
+    // Only after commit: no subscriber may see a change that could still roll back.
+    this.events.publish(events);
+    return result;
+  }
+
+  /** Shapes rows as Messages with attachments and derived status. */
+  async present(db: Db, rows: MessageRow[], marks: ParticipantMarks[]): Promise<Message[]> {
+    const summary = new ReceiptSummary(marks);
+    const attachments = await attachmentsOfMessages(
+      db,
+      rows.filter((row) => !row.deleted).map((row) => row.id),
+    );
+    return rows.map((row) => this.toMessage(row, summary, attachments.get(row.id) ?? []));
+  }
+
+  private toMessage(
+    row: MessageRow,
+    summary: ReceiptSummary,
+    attachments: AttachmentRow[],
+  ): Message {
+    return {
+      message_id: row.id,
+      chat_id: row.chatId,
+      sender: row.sender,
+      reply_to: row.replyTo,
+      content: row.deleted ? '' : row.content,
+      attachments: row.deleted ? [] : attachments.map((item) => toAttachment(item, this.links)),
+      status: summary.statusOf(row.seq, row.sender),
+      created: row.created.toISOString(),
+      updated: row.updated.toISOString(),
+      deleted: row.deleted,
+      seq: row.seq,
+    };
+  }
+
+  private messageEvent(
+    type: 'message.created' | 'message.updated' | 'message.deleted',
+    message: Message,
+    seq: number,
+    access: ChatAccess,
+  ): ChatEvent {
+    return {
+      recipients: access.participants.map((participant) => participant.userId),
+      frame: { type, chat_id: message.chat_id, seq, data: message },
+    };
+  }
+
+  async send(userId: string, chatId: string, input: SendMessageBody): Promise<SendResult> {
+    return this.commit<SendResult>(async (tx) => {
+      const access = await accessChat(tx, chatId, userId, { lock: true });
+      if (input.client_message_id !== undefined) {
+        const earlier = await findByClientMessageId(tx, chatId, userId, input.client_message_id);
+        if (earlier) {
+          const [message] = await this.present(tx, [earlier], access.participants);
+          return { result: { message: message!, created: false }, events: [] };
+        }
+      }
+      assertWritable(access.chat);
+      const attachmentIds = [...new Set(input.attachments ?? [])];
+      if (input.content === '' && attachmentIds.length === 0) {
+        throw new ValidationError('A message needs content or attachments', 'empty_message');
+      }
+      if (input.reply_to) {
+        const original = await findMessage(tx, input.reply_to);
+        if (!original || original.chatId !== chatId) {
+          throw new ValidationError('reply_to must be a message of this chat', 'invalid_reply_to');
+        }
+      }
+      if (attachmentIds.length > 0) {
+        const claimable = await claimableAttachments(tx, chatId, userId, attachmentIds);
+        if (claimable.length !== attachmentIds.length) {
+          throw new ValidationError(
+            'Attachments must be your own unsent uploads to this chat',
+            'invalid_attachments',
+          );
+        }
+      }
+      const seq = await nextSeq(tx, chatId);
+      const now = new Date();
+      const row: MessageRow = {
+        id: newId(),
+        chatId,
+        seq,
+        changeSeq: seq,
+        sender: userId,
+        replyTo: input.reply_to ?? null,
+        content: input.content,
+        clientMessageId: input.client_message_id ?? null,
+        created: now,
+        updated: now,
+        deleted: false,
+      };
+      await insertMessage(tx, row);
+      await claimAttachments(tx, row.id, attachmentIds);
+      await updateChat(tx, chatId, { lastMessageId: row.id, lastActivity: now });
+      // Whoever writes has seen the chat: the sender's marks move up to the new message.
+      await raiseMarks(tx, chatId, userId, { receivedSeq: seq, readSeq: seq });
+      const after = access.participants.map((mark) =>
+        mark.userId === userId
+          ? {
+              ...mark,
+              receivedSeq: Math.max(mark.receivedSeq, seq),
+              readSeq: Math.max(mark.readSeq, seq),
+            }
+          : mark,
+      );
+      const [message] = await this.present(tx, [row], after);
+      const recipients = access.participants.map((participant) => participant.userId);
+      return {
+        result: { message: message!, created: true },
+        events: [
+          this.messageEvent('message.created', message!, seq, access),
+          ...(await statusEvents(
+            tx,
+            chatId,
+            seq,
+            new ReceiptSummary(access.participants),
+            new ReceiptSummary(after),
+            recipients,
+          )),
+        ],
+      };
+    });
+  }
+
+  async list(userId: string, chatId: string, query: MessagePageQuery): Promise<MessagePage> {
+    if (query.before !== undefined && query.after !== undefined) {
+      throw new BadRequestError('Use either before or after, not both', 'bad_query');
+    }
+    const access = await accessChat(this.db, chatId, userId, { lock: false });
+    const position = await this.pagePosition(chatId, query);
+    const rows = await pageMessages(this.db, chatId, position, query.limit + 1);
+    // pageMessages returns oldest first; the extra row tells whether more lie beyond the page.
+    const hasMore = rows.length > query.limit;
+    const page =
+      'after' in position
+        ? rows.slice(0, query.limit)
+        : rows.slice(rows.length - Math.min(rows.length, query.limit));
+    return { items: await this.present(this.db, page, access.participants), has_more: hasMore };
+  }
+
+  private async pagePosition(chatId: string, query: MessagePageQuery): Promise<PagePosition> {
+    const anchorId = query.before ?? query.after;
+    if (anchorId === undefined) return { newest: true };
+    const anchor = await findMessage(this.db, anchorId);
+    if (!anchor || anchor.chatId !== chatId) {
+      throw new BadRequestError('The cursor is not a message of this chat', 'bad_cursor');
+    }
+    return query.before !== undefined ? { before: anchor.seq } : { after: anchor.seq };
+  }
+
+  /** Loads a message and its chat for a caller who must participate in that chat. */
+  private async access(db: Db, userId: string, messageId: string, lock: boolean) {
+    const row = await findMessage(db, messageId);
+    if (!row) throw new NotFoundError('Message');
+    const access = await accessChat(db, row.chatId, userId, { lock }).catch((error: unknown) => {
+      throw error instanceof NotFoundError ? new NotFoundError('Message') : error;
+    });
+    // Re-read under the chat lock: the first read may predate a concurrent edit.
+    const current = lock ? await findMessage(db, messageId) : row;
+    return { row: current ?? row, ...access };
+  }
+
+  async get(userId: string, messageId: string): Promise<Message> {
+    const { row, participants } = await this.access(this.db, userId, messageId, false);
+    const [message] = await this.present(this.db, [row], participants);
+    return message!;
+  }
+
+  async edit(userId: string, messageId: string, content: string): Promise<Message> {
+    return this.commit(async (tx) => {
+      const access = await this.access(tx, userId, messageId, true);
+      const { row } = access;
+      if (row.sender !== userId) {
+        throw new ForbiddenError('Only the sender can edit a message', 'not_sender');
+      }
+      assertWritable(access.chat);
+      if (row.deleted) throw new ConflictError('The message has been deleted', 'message_deleted');
+      if (content === '') {
+        const attachments = await attachmentsOfMessages(tx, [row.id]);
+        if ((attachments.get(row.id) ?? []).length === 0) {
+          throw new ValidationError('A message needs content or attachments', 'empty_message');
+        }
+      }
+      const seq = await nextSeq(tx, row.chatId);
+      const updated = await updateMessage(tx, row.id, {
+        content,
+        changeSeq: seq,
+        updated: new Date(),
+      });
+      const [message] = await this.present(tx, [updated], access.participants);
+      return {
+        result: message!,
+        events: [this.messageEvent('message.updated', message!, seq, access)],
+      };
+    });
+  }
+
+  async remove(userId: string, messageId: string): Promise<void> {
+    const released = await this.commit(async (tx) => {
+      const access = await this.access(tx, userId, messageId, true);
+      const { row, chat } = access;
+      if (row.sender !== userId && chat.initiator !== userId) {
+        throw new ForbiddenError(
+          'Only the sender or the chat initiator can delete a message',
+          'not_sender',
+        );
+      }
+      if (row.deleted) return { result: [], events: [] };
+      assertWritable(chat);
+      const seq = await nextSeq(tx, row.chatId);
+      // The content goes for good: a tombstone keeps only the message's place in history.
+      const tombstone = await updateMessage(tx, row.id, {
+        content: '',
+        deleted: true,
+        changeSeq: seq,
+        updated: new Date(),
+      });
+      const releasedRows = await releaseAttachments(tx, row.id);
+      const [message] = await this.present(tx, [tombstone], access.participants);
+      return {
+        result: releasedRows,
+        events: [this.messageEvent('message.deleted', message!, seq, access)],
+      };
+    });
+    if (released.length > 0) this.onAttachmentsReleased(released);
+  }
+
+  async markReceived(userId: string, messageId: string): Promise<Message> {
+    return this.mark(userId, messageId, false);
+  }
+
+  async markRead(userId: string, messageId: string): Promise<Message> {
+    return this.mark(userId, messageId, true);
+  }
+
+  private async mark(userId: string, messageId: string, read: boolean): Promise<Message> {
+    return this.commit(async (tx) => {
+      const access = await this.access(tx, userId, messageId, true);
+      const { row } = access;
+      const seq = row.seq;
+      await raiseMarks(
+        tx,
+        row.chatId,
+        userId,
+        read ? { receivedSeq: seq, readSeq: seq } : { receivedSeq: seq },
+      );
+      const after = access.participants.map((mark) =>
+        mark.userId === userId
+          ? {
+              ...mark,
+              receivedSeq: Math.max(mark.receivedSeq, seq),
+              readSeq: read ? Math.max(mark.readSeq, seq) : mark.readSeq,
+            }
+          : mark,
+      );
+      const [message] = await this.present(tx, [row], after);
+      const events = await statusEvents(
+        tx,
+        row.chatId,
+        access.chat.lastSeq,
+        new ReceiptSummary(access.participants),
+        new ReceiptSummary(after),
+        access.participants.map((participant) => participant.userId),
+      );
+      return { result: message!, events };
+    });
+  }
+
+  /**
+   * For resume: the current state of every message changed after `afterSeq`, in change
+   * order, as (position, message) pairs; the caller must already know the user participates.
+   */
+  async changesSince(
+    db: Db,
+    chatId: string,
+    afterSeq: number,
+    limit: number,
+    marks: ParticipantMarks[],
+  ): Promise<{ seq: number; message: Message }[]> {
+    const rows = await changesSince(db, chatId, afterSeq, limit);
+    const messages = await this.present(db, rows, marks);
+    return rows.map((row, index) => ({ seq: row.changeSeq, message: messages[index]! }));
+  }
+}

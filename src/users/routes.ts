@@ -1,0 +1,84 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { TokenService } from '../auth/tokens.js';
+import { errorResponses } from '../http/schemas.js';
+import {
+  CreateUserBody,
+  TokenBody,
+  TokenResponse,
+  User,
+  UserPage,
+  UserSearchQuery,
+} from './schemas.js';
+import type { UserService } from './service.js';
+
+export interface UserRoutesOptions {
+  users: UserService;
+  tokens: TokenService;
+}
+
+export const publicUserRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
+  app,
+  { users },
+) => {
+  app.post(
+    '/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Sign up',
+        body: CreateUserBody,
+        response: { 201: User, ...errorResponses(400, 409, 415, 422) },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await users.register(request.body)),
+  );
+
+  app.post(
+    '/auth/token',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Exchange username and password for an access token',
+        body: TokenBody,
+        response: { 200: TokenResponse, ...errorResponses(400, 401, 415, 422) },
+      },
+    },
+    async (request) => {
+      const token = await users.issueToken(request.body.username, request.body.password);
+      return {
+        access_token: token.accessToken,
+        token_type: 'Bearer' as const,
+        expires_in: token.expiresIn,
+      };
+    },
+  );
+};
+
+export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (app, { users }) => {
+  app.get(
+    '/users/me',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'The caller',
+        security: [{ bearer: [] }],
+        response: { 200: User, ...errorResponses(401) },
+      },
+    },
+    async (request) => users.get(request.userId),
+  );
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Find users by username or display-name prefix',
+        security: [{ bearer: [] }],
+        querystring: UserSearchQuery,
+        response: { 200: UserPage, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => users.search(request.query.search ?? '', request.query.limit),
+  );
+};
