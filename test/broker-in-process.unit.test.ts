@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { type BrokerLogger, BrokerUnavailableError } from '../src/broker/broker.js';
+import { createBroker } from '../src/broker/create-broker.js';
 import { InProcessBroker } from '../src/broker/in-process-broker.js';
 
 type LogFn = (obj: object, msg: string) => void;
@@ -110,5 +111,13 @@ describe('InProcessBroker', () => {
     await settle();
     expect(seen).toEqual([]);
     expect(broker.stats()).toMatchObject({ publishFailures: 1, reconnects: 0, resyncs: 0 });
+  });
+
+  it('is what createBroker returns without a Redis URL (also for an empty one)', async () => {
+    for (const options of [{}, { redisUrl: '' }, { redisUrl: undefined }]) {
+      const broker = createBroker({ ...options, logger: silentLogger() });
+      expect(broker).toBeInstanceOf(InProcessBroker);
+      await broker.close();
+    }
   });
 });

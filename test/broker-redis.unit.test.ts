@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BrokerLogger, BrokerUnavailableError } from '../src/broker/broker.js';
+import { createBroker } from '../src/broker/create-broker.js';
 import { RedisBroker, type RedisBrokerOptions } from '../src/broker/redis-broker.js';
 import {
   freePort,
@@ -125,6 +126,25 @@ describe('RedisBroker on the shared Redis', () => {
     await vi.waitFor(() => expect(atB).toEqual(['x', 'y']));
     expect(b.stats().listenerErrors).toBe(2);
     expect(logger.error).toHaveBeenCalledTimes(2);
+  });
+
+  it('is what createBroker returns for a Redis URL, on the given channel prefix', async () => {
+    const prefix = `test:${randomUUID()}`;
+    const made = createBroker({
+      redisUrl: sharedUrl,
+      channelPrefix: prefix,
+      logger: quietLogger(),
+    });
+    try {
+      expect(made).toBeInstanceOf(RedisBroker);
+      const peer = node(prefix);
+      await vi.waitFor(() => Promise.all([made.check(), peer.check()]), { timeout: 10_000 });
+      const atPeer = collect(peer);
+      await made.publish('hello');
+      await vi.waitFor(() => expect(atPeer).toEqual(['hello']));
+    } finally {
+      await made.close();
+    }
   });
 
   it('rejects publish and check after close', async () => {
