@@ -131,7 +131,17 @@ export class S3Storage implements ObjectStorage {
     if (!(body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream');
     if (range === undefined) return { body, size: output.ContentLength ?? 0 };
     const served = parseContentRange(output.ContentRange);
-    if (served !== undefined) return { body, size: served.size, range: served.range };
+    if (served !== undefined) {
+      // Some servers answer `bytes 0-0/0` for an empty object where S3 says 416; hold every
+      // server to the same rule as the local backend.
+      try {
+        resolveByteRange(key, range, served.size);
+      } catch (error) {
+        body.destroy();
+        throw error;
+      }
+      return { body, size: served.size, range: served.range };
+    }
     // A server that ignores Range sends the whole object; that is only right when the
     // range covers it.
     const size = output.ContentLength ?? 0;

@@ -78,6 +78,9 @@ export function describeObjectStorage(
       const result = await storage.get(key);
       expect(result.size).toBe(0);
       expect((await readAll(result.body)).length).toBe(0);
+      const error = await storage.get(key, { start: 0, end: 0 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RangeNotSatisfiableError);
+      expect((error as RangeNotSatisfiableError).size).toBe(0);
     });
 
     it('round-trips a body that spans several parts', async () => {
