@@ -27,7 +27,7 @@ pre-commit: ## Install the git pre-commit hook (lint and type-check)
 	git config core.hooksPath .githooks
 
 test: ## Run every test suite (embedded database and, when reachable, PostgreSQL and Redis)
-	$(NPM) test
+	npx vitest run $(VITEST_ARGS)
 
 lint: ## Biome (lint + format check) and the TypeScript type-check
 	npx biome check .
