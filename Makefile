@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: install build run dev watch pre-commit test lint format typecheck docker-up docker-down clean
+.PHONY: install build run dev watch pre-commit test lint format typecheck docker-up docker-down compose-check clean
 
 install: ## Install dependencies and build the server (and the web client when present)
 	$(NPM) ci --no-audit --no-fund
@@ -39,11 +39,24 @@ typecheck:
 format:
 	npx biome check --write .
 
-docker-up:
-	docker compose up -d --build
+# Docker Compose v2 (`docker compose`) where present, else the standalone docker-compose.
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-docker-down:
-	docker compose down
+docker-up: .env ## Build and start the production-shaped stack (needs a Docker engine)
+	$(COMPOSE) up -d --build
+
+docker-down: ## Stop the stack (volumes are kept)
+	$(COMPOSE) down
+
+.env: ## Secrets for the compose stack, generated once
+	@umask 077 && { \
+	  echo "JWT_SECRET=$$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')"; \
+	  echo "POSTGRES_PASSWORD=$$(node -e 'console.log(require("crypto").randomBytes(18).toString("hex"))')"; \
+	  echo "MINIO_ROOT_PASSWORD=$$(node -e 'console.log(require("crypto").randomBytes(18).toString("hex"))')"; \
+	} > .env && echo "wrote .env with generated secrets"
+
+compose-check: ## Validate docker-compose.yml with a real compose implementation
+	JWT_SECRET=validation-only-secret-0123456789abcdef $(COMPOSE) -f docker-compose.yml config -q
 
 clean:
 	rm -rf dist web/dist
