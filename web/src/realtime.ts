@@ -60,6 +60,7 @@ export interface RealtimeOptions {
 
 const PING_EVERY_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
+const PROBE_TIMEOUT_MS = 4_000;
 const STABLE_AFTER_MS = 5_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -182,7 +183,10 @@ export class RealtimeConnection {
     if (!this.running) return;
     // navigator.onLine only labels the state: a server on localhost may answer without a network.
     this.setState(navigator.onLine ? 'reconnecting' : 'offline');
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    // Offline, the `online` event reconnects at once; meanwhile try only now and then.
+    const ceiling = navigator.onLine
+      ? Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt)
+      : BACKOFF_MAX_MS;
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.attempt += 1;
     window.clearTimeout(this.reconnectTimer);
@@ -225,21 +229,25 @@ export class RealtimeConnection {
 
   private readonly handleOnline = (): void => {
     this.attempt = 0;
-    if (!this.socket) {
+    if (this.socket) this.probe();
+    else {
       this.setState('reconnecting');
       this.reconnectNow();
-    } else {
-      // The old link may have died with the network: prove it alive now.
-      this.clearHeartbeat();
-      if (this.send({ type: 'ping' })) {
-        this.pongTimer = window.setTimeout(() => this.handleDeadLink(), PONG_TIMEOUT_MS);
-      }
     }
   };
 
   private readonly handleOffline = (): void => {
-    if (!this.socket) this.setState('offline');
+    if (this.socket) this.probe();
+    else this.setState('offline');
   };
+
+  /** The network changed under an open socket: ask for a pong now instead of at the next ping. */
+  private probe(): void {
+    this.clearHeartbeat();
+    if (this.send({ type: 'ping' })) {
+      this.pongTimer = window.setTimeout(() => this.handleDeadLink(), PROBE_TIMEOUT_MS);
+    }
+  }
 
   private readonly handleVisibility = (): void => {
     if (document.visibilityState === 'visible' && !this.socket) this.reconnectNow();

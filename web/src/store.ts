@@ -543,6 +543,9 @@ export class Store {
       history.hasMore = page.has_more;
       history.loaded = true;
       const newest = page.items.at(-1);
+      // The page holds the current state of its messages: a change after the newest one's
+      // creation is either in it or comes later, live or by `resume`.
+      history.position = Math.max(history.position, newest?.seq ?? 0);
       if (newest && newest.sender !== this.me) {
         this.queueReceipt(chatId, 'received', newest.message_id, newest.seq);
       }
@@ -593,7 +596,8 @@ export class Store {
     }
   }
 
-  private upsertMessage(incoming: Message): Message {
+  /** Takes a message state from the server; `settle` looks for a pending twin to retire. */
+  private upsertMessage(incoming: Message, settle = true): Message {
     const merged = mergeMessage(this.messages.get(incoming.message_id), incoming);
     this.messages.set(merged.message_id, merged);
     const orphan = this.orphanStatus.get(merged.message_id);
@@ -601,7 +605,7 @@ export class Store {
       this.orphanStatus.delete(merged.message_id);
       this.raiseStatusMark(merged, orphan);
     }
-    if (merged.sender === this.me) this.settlePending(merged, incoming);
+    if (settle && merged.sender === this.me) this.settlePending(merged, incoming);
     this.emit();
     return merged;
   }
@@ -710,7 +714,8 @@ export class Store {
 
   /** The server's answer to our own send or edit: a message we know is current. */
   private takeOwnMessage(message: Message): void {
-    const merged = this.upsertMessage(message);
+    // Its pending entry is already gone, by client id: guessing could retire a twin's.
+    const merged = this.upsertMessage(message, false);
     this.placeInWindow(merged);
     const chat = this.chats.get(message.chat_id);
     if (chat && message.seq > chat.last_seq) {

@@ -8,6 +8,16 @@ export function randomId(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** One line of text for a message: its content, or the names of its attachments. */
+export function messageSummary(message: {
+  content: string;
+  attachments: { filename: string }[];
+}): string {
+  const text = message.content.trim();
+  if (text || message.attachments.length === 0) return text;
+  return `Attachment: ${message.attachments.map((a) => a.filename).join(', ')}`;
+}
+
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;

@@ -2,6 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import type { Attachment } from '../api';
 import { useStore } from '../hooks';
 import { formatSize } from '../util';
+import { Icon } from './Icon';
 
 const STALE_AFTER_MS = 30 * 60 * 1000;
 
@@ -83,7 +84,7 @@ export function AttachmentView({ attachment }: { attachment: Attachment }) {
           rel="noopener noreferrer"
           onClick={onDownload}
         >
-          <span aria-hidden="true">📎</span>
+          <Icon name="file" />
           <span class="attachment-name">{current.filename}</span>
           <span class="muted">{formatSize(current.size)}</span>
         </a>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { Chat } from '../api';
 import { chatHref, useStore } from '../hooks';
 import type { Store } from '../store';
-import { formatShort } from '../util';
+import { formatShort, messageSummary } from '../util';
 import { NewChatDialog } from './NewChatDialog';
 
 function previewOf(store: Store, chat: Chat): string {
@@ -16,11 +16,7 @@ function previewOf(store: Store, chat: Chat): string {
       : chat.participants.length > 2
         ? `${store.userName(message.sender)}: `
         : '';
-  const text =
-    message.content.trim() ||
-    message.attachments.map((a) => `📎 ${a.filename}`).join(', ') ||
-    'Attachment';
-  return who + text;
+  return who + messageSummary(message);
 }
 
 export function ChatList({ selectedId }: { selectedId: string | null }) {

@@ -2,13 +2,10 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Message } from '../api';
 import { useStore } from '../hooks';
 import { MAX_ATTACHMENTS } from '../store';
-import { formatSize } from '../util';
+import { formatSize, messageSummary } from '../util';
+import { Icon } from './Icon';
 
 const MAX_CONTENT = 4096;
-
-function snippet(message: Message): string {
-  return message.content || message.attachments.map((a) => `📎 ${a.filename}`).join(', ');
-}
 
 export function Composer({
   chatId,
@@ -106,7 +103,7 @@ export function Composer({
             <strong>
               {editing ? 'Editing message' : `Reply to ${store.userName(replyTo?.sender ?? '')}`}
             </strong>
-            <span>{snippet((editing ?? replyTo) as Message)}</span>
+            <span>{messageSummary((editing ?? replyTo) as Message)}</span>
           </div>
           <button
             type="button"
@@ -183,7 +180,7 @@ export function Composer({
               disabled={disabled || uploads.length >= MAX_ATTACHMENTS}
               onClick={() => fileInput.current?.click()}
             >
-              📎
+              <Icon name="attach" size={20} />
             </button>
           </>
         )}

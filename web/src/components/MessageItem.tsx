@@ -1,7 +1,8 @@
 import type { Message, MessageStatus } from '../api';
 import type { PendingMessage } from '../store';
-import { formatFull, formatTime } from '../util';
+import { formatFull, formatTime, messageSummary } from '../util';
 import { AttachmentView } from './AttachmentView';
+import { Icon } from './Icon';
 import { Ticks } from './Ticks';
 
 const URL_PATTERN = /(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/g;
@@ -32,11 +33,7 @@ export interface ReplyInfo {
 
 function ReplyQuote({ reply, onJump }: { reply: ReplyInfo; onJump: (id: string) => void }) {
   const target = reply.target;
-  const text = !target
-    ? 'Loading…'
-    : target.deleted
-      ? 'message deleted'
-      : target.content || target.attachments.map((a) => `📎 ${a.filename}`).join(', ');
+  const text = !target ? 'Loading…' : target.deleted ? 'message deleted' : messageSummary(target);
   return (
     <button
       type="button"
@@ -133,7 +130,7 @@ export function MessageItem({
             title="Reply"
             onClick={() => onReply(message)}
           >
-            ↩
+            <Icon name="reply" />
           </button>
           {canEdit && (
             <button
@@ -144,7 +141,7 @@ export function MessageItem({
               title="Edit"
               onClick={() => onEdit(message)}
             >
-              ✎
+              <Icon name="edit" />
             </button>
           )}
           {canDelete && (
@@ -156,7 +153,7 @@ export function MessageItem({
               title="Delete"
               onClick={() => onDelete(message)}
             >
-              🗑
+              <Icon name="trash" />
             </button>
           )}
         </div>
