@@ -135,6 +135,7 @@ export class ApiClient {
   private async request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     const token = auth ? this.options.getToken() : null;
+    if (auth && !token) throw new ApiError(401, 'signed_out', 'Not signed in');
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response: Response;
@@ -272,7 +273,11 @@ export class ApiClient {
       xhr.responseType = 'json';
       xhr.setRequestHeader('Accept', 'application/json');
       const token = this.options.getToken();
-      if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+      if (!token) {
+        reject(new ApiError(401, 'signed_out', 'Not signed in'));
+        return;
+      }
+      xhr.setRequestHeader('Authorization', `Bearer ${token}`);
       xhr.upload.onprogress = (event) => {
         onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
       };

@@ -107,6 +107,9 @@ function loadSession(): Session | null {
 }
 
 export class Store {
+  /** @param onSignedOut called once when the session ends, to start over with a new store. */
+  constructor(private readonly onSignedOut: (reason?: string) => void = () => undefined) {}
+
   // State, read by the UI. Replace nothing from outside: call the actions.
   session: Session | null = loadSession();
   connection: ConnectionState = 'connecting';
@@ -123,7 +126,7 @@ export class Store {
   readonly users = new Map<string, User | null>();
 
   readonly api = new ApiClient({
-    getToken: () => this.session?.token ?? null,
+    getToken: () => this.session?.token ?? this.signingInToken,
     onUnauthorized: () => this.signOut('Your session has expired. Please sign in again.'),
   });
 
@@ -153,6 +156,8 @@ export class Store {
   private expiryTimer: number | undefined;
   private noticeTimer: number | undefined;
   private tokenCheckedAt = 0;
+  /** The token between POST /auth/token and GET /users/me, before a session exists. */
+  private signingInToken: string | null = null;
   private chatsFallbackTimer: number | undefined;
   /** GET /users/{id} is an extension; when the server lacks the route, stop asking. */
   private userLookup = true;
@@ -206,12 +211,12 @@ export class Store {
   async signIn(username: string, password: string): Promise<void> {
     const token = await this.api.createToken(username, password);
     const expiresAt = Date.now() + token.expires_in * 1000;
-    this.session = { token: token.access_token, expiresAt, user: placeholderUser(username) };
+    this.signingInToken = token.access_token;
     try {
-      this.session.user = await this.api.me();
-    } catch (error) {
-      this.session = null;
-      throw error;
+      const user = await this.api.me();
+      this.session = { token: token.access_token, expiresAt, user };
+    } finally {
+      this.signingInToken = null;
     }
     this.persistSession();
     this.start(false);
@@ -223,37 +228,22 @@ export class Store {
     await this.signIn(username, password);
   }
 
+  /**
+   * Ends the session: the socket closes, uploads stop, the token is forgotten, and the owner
+   * replaces this store with a fresh one. Requests still in flight land in this dead store.
+   */
   signOut(reason?: string): void {
     if (!this.session) return;
+    this.session = null;
     this.realtime.stop();
     for (const uploads of this.uploads.values()) for (const upload of uploads) upload.abort();
     for (const receipt of this.receipts.values()) window.clearTimeout(receipt.timer);
     for (const timer of this.chatRefreshTimers.values()) window.clearTimeout(timer);
     window.clearTimeout(this.expiryTimer);
     window.clearTimeout(this.chatsFallbackTimer);
+    window.clearTimeout(this.noticeTimer);
     localStorage.removeItem(SESSION_KEY);
-    this.session = null;
-    this.connection = 'connecting';
-    this.chats = new Map();
-    this.chatsLoaded = false;
-    this.chatsHasMore = false;
-    this.chatsCursor = null;
-    for (const map of [
-      this.messages,
-      this.histories,
-      this.pending,
-      this.uploads,
-      this.users,
-      this.receipts,
-      this.statusMarks,
-      this.orphanStatus,
-      this.chatRefreshTimers,
-    ]) {
-      map.clear();
-    }
-    this.requestedMessages.clear();
-    if (reason) this.showNotice(reason, 'info');
-    this.emit();
+    this.onSignedOut(reason);
   }
 
   private persistSession(): void {
@@ -978,8 +968,4 @@ export class Store {
     }
     this.chats.set(chat.chat_id, next);
   }
-}
-
-function placeholderUser(username: string): User {
-  return { user_id: '', username, display_name: username, created: new Date().toISOString() };
 }
