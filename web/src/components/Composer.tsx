@@ -35,16 +35,14 @@ export function Composer({
 
   // Editing swaps the draft for the message's text, and back on cancel.
   const editingId = editing?.message_id;
-  const mounted = useRef(false);
-  useEffect(() => {
-    if (!mounted.current) {
-      mounted.current = true;
-      return;
-    }
-    if (editing) {
-      setDraft(text);
-      setText(editing.content);
-    } else setText(draft);
+  const wasEditing = useRef<string | undefined>(undefined);
+  useLayoutEffect(() => {
+    const before = wasEditing.current;
+    wasEditing.current = editingId;
+    if (before === editingId) return;
+    // Keep the unsent draft aside while editing; bring it back after.
+    if (!before) setDraft(text);
+    setText(editing ? editing.content : draft);
     textarea.current?.focus();
   }, [editingId]);
 

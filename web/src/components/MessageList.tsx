@@ -66,14 +66,16 @@ export function MessageList({
     const h = latest.current.history;
     if (!el || !h.loaded || !h.hasMore || h.loadingOlder) return;
     anchor.current = { height: el.scrollHeight, top: el.scrollTop };
-    void store.loadOlder(chatId).then(() => {
-      // Observing again reports the sentinel's current state: load on while it shows.
-      const target = sentinel.current;
-      if (target && olderObserver.current) {
-        olderObserver.current.unobserve(target);
-        olderObserver.current.observe(target);
-      }
-    });
+    void store.loadOlder(chatId).then(recheckTop);
+  };
+
+  /** Observing the top again reports whether it still shows: then load on. */
+  const recheckTop = () => {
+    const target = sentinel.current;
+    if (target && olderObserver.current) {
+      olderObserver.current.unobserve(target);
+      olderObserver.current.observe(target);
+    }
   };
 
   useEffect(() => {
@@ -137,6 +139,11 @@ export function MessageList({
     // Unread may have risen while the newest message already showed.
     reportVisible();
   });
+
+  // Once the first page is in, check the top again: a short page may leave it in view.
+  useEffect(() => {
+    if (history.loaded) recheckTop();
+  }, [history.loaded]);
 
   const firstId = messages[0]?.message_id;
   const lastId = messages.at(-1)?.message_id;
