@@ -324,10 +324,13 @@ export class Store {
     );
   }
 
-  async loadChats(): Promise<void> {
+  /** The first page of chats (fresh, reconciled with what we knew), or with `more` the next. */
+  async loadChats(more = false): Promise<void> {
+    if (more && !this.chatsCursor) return;
     try {
-      const page = await this.api.listChats();
-      this.reconcileChats(page.items, page.has_more);
+      const page = await this.api.listChats(more ? this.chatsCursor : null);
+      if (more) for (const chat of page.items) this.applyChat(chat);
+      else this.reconcileChats(page.items, page.has_more);
       this.chatsCursor = page.next_cursor ?? null;
       this.chatsHasMore = page.has_more && !!this.chatsCursor;
       this.chatsLoaded = true;
@@ -338,22 +341,9 @@ export class Store {
     }
   }
 
-  async loadMoreChats(): Promise<void> {
-    if (!this.chatsCursor) return;
-    try {
-      const page = await this.api.listChats(this.chatsCursor);
-      for (const chat of page.items) this.applyChat(chat);
-      this.chatsCursor = page.next_cursor ?? null;
-      this.chatsHasMore = page.has_more && !!this.chatsCursor;
-      this.emit();
-    } catch (error) {
-      this.showNotice(`Could not load chats: ${errorText(error)}`);
-    }
-  }
-
   /**
    * Takes a fresh first page of the chat list. Chats we knew inside the span it covers but it
-   * no longer lists were left or deleted while we were away; the open one is asked about.
+   * no longer lists may have been left or deleted while we were away: each is asked about.
    */
   private reconcileChats(items: Chat[], hasMore: boolean): void {
     const listed = new Set(items.map((chat) => chat.chat_id));

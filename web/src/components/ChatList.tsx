@@ -82,7 +82,7 @@ export function ChatList({ selectedId }: { selectedId: string | null }) {
         })}
       </ul>
       {store.chatsHasMore && (
-        <button type="button" class="button ghost wide" onClick={() => store.loadMoreChats()}>
+        <button type="button" class="button ghost wide" onClick={() => store.loadChats(true)}>
           Load more chats
         </button>
       )}
