@@ -51,8 +51,6 @@ export interface RealtimeOptions {
   onEvent(event: ServerEvent): void;
   /** The socket opened and `resume` was sent: time to refresh the chat list. */
   onOpen(): void;
-  /** The server finished replaying what was missed. */
-  onResumed?(): void;
   onState(state: ConnectionState): void;
   /** A connection attempt failed before opening (the token may have expired). */
   onConnectFailed?(): void;
@@ -156,7 +154,7 @@ export class RealtimeConnection {
       if (opened && Date.now() - this.openedAt >= STABLE_AFTER_MS) this.attempt = 0;
       this.scheduleReconnect();
     };
-    // An error is always followed by close; nothing to do here but keep it off the console.
+    // An error is always followed by close, which handles it.
     socket.onerror = () => undefined;
   }
 
@@ -169,11 +167,7 @@ export class RealtimeConnection {
     }
     if (!frame || typeof frame !== 'object') return;
     const type = (frame as { type?: unknown }).type;
-    if (type === 'pong') return;
-    if (type === 'resumed') {
-      this.options.onResumed?.();
-      return;
-    }
+    // `pong` and `resumed` only prove the link alive (see schedulePing).
     if (typeof type === 'string' && EVENT_TYPES.has(type)) {
       this.options.onEvent(frame as ServerEvent);
     }
