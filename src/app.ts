@@ -13,6 +13,7 @@ import type { Database } from './db/database.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { registerWebClient } from './http/web-client.js';
 import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
@@ -82,6 +83,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     await authenticated.register(chatRoutes, { chats });
     await authenticated.register(messageRoutes, { messages });
   });
+
+  await registerWebClient(app);
 
   return app;
 }

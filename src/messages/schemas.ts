@@ -23,6 +23,8 @@ export const Message = Type.Object({
   updated: Timestamp,
   deleted: Type.Boolean(),
   seq: Type.Integer(),
+  /** Extension: the sender's idempotency key, so clients match their pending sends exactly. */
+  client_message_id: Type.Union([Type.String(), Type.Null()]),
 });
 export type Message = Static<typeof Message>;
 

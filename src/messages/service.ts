@@ -81,6 +81,7 @@ export class MessageService {
       updated: row.updated.toISOString(),
       deleted: row.deleted,
       seq: row.seq,
+      client_message_id: row.clientMessageId,
     };
   }
 

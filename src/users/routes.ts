@@ -7,6 +7,7 @@ import {
   TokenResponse,
   User,
   UserPage,
+  UserParams,
   UserSearchQuery,
 } from './schemas.js';
 import type { UserService } from './service.js';
@@ -66,6 +67,20 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (a
       },
     },
     async (request) => users.get(request.userId),
+  );
+
+  app.get(
+    '/users/:user_id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'One user by id (extension: clients resolve names of participants)',
+        security: [{ bearer: [] }],
+        params: UserParams,
+        response: { 200: User, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => users.get(request.params.user_id),
   );
 
   app.get(

@@ -35,3 +35,5 @@ export const UserSearchQuery = Type.Object({
 export type UserSearchQuery = Static<typeof UserSearchQuery>;
 
 export const UserPage = Type.Object({ items: Type.Array(User), has_more: Type.Boolean() });
+
+export const UserParams = Type.Object({ user_id: Id });
