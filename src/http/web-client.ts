@@ -20,6 +20,7 @@ export async function registerWebClient(app: FastifyInstance, root = WEB_CLIENT_
     root,
     prefix: '/',
     index: ['index.html'],
+    cacheControl: false,
     setHeaders: (response, filePath) => {
       response.setHeader(
         'cache-control',
