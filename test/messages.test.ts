@@ -630,3 +630,68 @@ describe('message event recipients', () => {
     expect((await page(dave, chat.chat_id)).items.map((message) => message.seq)).toEqual([1, 2]);
   });
 });
+
+describe('endpoints without a request body', () => {
+  // Many HTTP clients send `Content-Type: application/json` on every request, body or not.
+  const json = (user: TestUser) => ({ ...user.auth, 'content-type': 'application/json' });
+
+  it('accept an empty body declared as JSON', async () => {
+    const chat = await aliceAndBob();
+    const message = await sendMessage(t.app, alice, chat.chat_id, 'hi');
+    const put = (what: string) =>
+      t.app.inject({
+        method: 'PUT',
+        url: `/messages/${message.message_id}/${what}`,
+        headers: json(bob),
+      });
+    expect((await put('receive')).statusCode).toBe(200);
+    const read = await put('read');
+    expect(read.statusCode, read.body).toBe(200);
+    expect(read.json<Message>().status).toBe('read');
+    const deleted = await t.app.inject({
+      method: 'DELETE',
+      url: `/messages/${message.message_id}`,
+      headers: json(alice),
+    });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    const left = await t.app.inject({
+      method: 'DELETE',
+      url: `/chats/${chat.chat_id}/participants/${bob.user.user_id}`,
+      headers: json(bob),
+    });
+    expect(left.statusCode, left.body).toBe(204);
+    const removed = await t.app.inject({
+      method: 'DELETE',
+      url: `/chats/${chat.chat_id}`,
+      headers: json(alice),
+    });
+    expect(removed.statusCode, removed.body).toBe(204);
+  });
+
+  it('still answer 400 to a body that is not JSON', async () => {
+    const chat = await aliceAndBob();
+    const message = await sendMessage(t.app, alice, chat.chat_id, 'hi');
+    const response = await t.app.inject({
+      method: 'PUT',
+      url: `/messages/${message.message_id}/read`,
+      headers: json(bob),
+      payload: '{not json',
+    });
+    expectError(response, 400);
+  });
+
+  it('leave an empty body on endpoints that take one a 400, and refuse prototype pollution', async () => {
+    const chat = await aliceAndBob();
+    const url = `/chats/${chat.chat_id}/messages`;
+    const empty = await t.app.inject({ method: 'POST', url, headers: json(alice) });
+    expectError(empty, 400);
+    const poisoned = await t.app.inject({
+      method: 'POST',
+      url,
+      headers: json(alice),
+      payload: '{"content": "x", "__proto__": {"polluted": true}}',
+    });
+    expectError(poisoned, 400);
+    expect(await lastSeq(chat.chat_id)).toBe(0);
+  });
+});
