@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
+import { registerJsonParser } from './http/json-body.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { registerWebClient } from './http/web-client.js';
 import { messageRoutes } from './messages/routes.js';
@@ -46,6 +47,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.setValidatorCompiler(createValidatorCompiler());
   registerErrorHandler(app);
   app.decorateRequest('userId', '');
+  registerJsonParser(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
