@@ -92,6 +92,7 @@ describe('POST /chats/{chat_id}/messages', () => {
       [
         'attachments',
         'chat_id',
+        'client_message_id',
         'content',
         'created',
         'deleted',
@@ -515,10 +516,9 @@ describe('PATCH /messages/{message_id}', () => {
       content: '',
     });
     expect(cleared.statusCode, cleared.body).toBe(200);
-    expect(cleared.json<Message>()).toMatchObject({
-      content: '',
-      attachments: [withFile.attachments[0]],
-    });
+    // Links are signed afresh on every answer, so compare the attachment without its url.
+    const { url: _url, ...attachment } = withFile.attachments[0]!;
+    expect(cleared.json<Message>()).toMatchObject({ content: '', attachments: [attachment] });
   });
 
   it('answers 409 for a deleted message', async () => {
