@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 
 interface ErrorBody {
@@ -51,6 +52,16 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (status >= 400 && status < 500 && isFastifyError(error)) {
       return send(reply, status, {
         error: { code: clientErrorCode(error, status), message: error.message },
+      });
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('Retry-After', '1');
+      return send(reply, 503, {
+        error: {
+          code: 'database_unavailable',
+          message: 'The database is unavailable; retry shortly',
+        },
       });
     }
     request.log.error({ err: error }, 'request failed');
