@@ -42,6 +42,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Every body this API takes is JSON (uploads add multipart where they need it). Fastify's
+  // built-in text/plain parser would hand a JSON-looking text body to validation as a string
+  // (a 422) instead of refusing the content type (415).
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(createValidatorCompiler());
   registerErrorHandler(app);
   app.decorateRequest('userId', '');
