@@ -17,6 +17,7 @@ import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
 import type { EventPublisher } from './realtime/events.js';
+import { userExists } from './users/queries.js';
 import { publicUserRoutes, userRoutes } from './users/routes.js';
 import { UserService } from './users/service.js';
 
@@ -71,7 +72,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const { db } = deps.database;
-  const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds);
+  const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds, (userId) =>
+    userExists(db, userId),
+  );
   const links = new AttachmentLinkSigner(deps.jwtSecret, ATTACHMENT_LINK_TTL_SECONDS);
   const users = new UserService(db, tokens);
   const chats = new ChatService(db, deps.events);
