@@ -34,8 +34,13 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
  * A fresh, migrated database for one test file: an in-memory PGlite, or a new database on the
  * local PostgreSQL server (dropped afterwards) when the suite runs with TEST_DB=postgres.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  if (testBackend() === 'pglite') {
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createScratchDatabase(testBackend());
+}
+
+/** A fresh, migrated, throw-away database on the given backend (also for scripts/). */
+export async function createScratchDatabase(backend: TestBackend): Promise<TestDatabase> {
+  if (backend === 'pglite') {
     const database = await openDatabase({ kind: 'pglite' });
     await migrate(database.db);
     return { database, url: undefined, drop: () => database.close() };
