@@ -10,7 +10,7 @@ import { chatRoutes } from './chats/routes.js';
 import { ChatService } from './chats/service.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { registerErrorHandler } from './http/error-handler.js';
+import { handleFrameworkError, registerErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
 import { registerJsonParser } from './http/json-body.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -19,6 +19,7 @@ import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
 import type { EventPublisher } from './realtime/events.js';
+import { userExists } from './users/queries.js';
 import { publicUserRoutes, userRoutes } from './users/routes.js';
 import { UserService } from './users/service.js';
 
@@ -42,8 +43,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     bodyLimit: 1_048_576,
     ajv: { customOptions: { coerceTypes: false } },
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Every body this API takes is JSON (uploads add multipart where they need it). Fastify's
+  // built-in text/plain parser would hand a JSON-looking text body to validation as a string
+  // (a 422) instead of refusing the content type (415).
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(createValidatorCompiler());
   registerErrorHandler(app);
   app.decorateRequest('userId', '');
@@ -69,7 +75,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const { db } = deps.database;
-  const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds);
+  const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds, (userId) =>
+    userExists(db, userId),
+  );
   const links = new AttachmentLinkSigner(deps.jwtSecret, ATTACHMENT_LINK_TTL_SECONDS);
   const users = new UserService(db, tokens);
   const chats = new ChatService(db, deps.events);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { RecordingPublisher, TEST_JWT_SECRET } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createScratchDatabase, type TestDatabase } from './helpers/database.js';
 import { PASSWORD, signUp } from './helpers/factories.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -19,7 +19,7 @@ describe('PostgreSQL outage', () => {
 
   beforeAll(async () => {
     await proxy.start();
-    db = await createTestDatabase('postgres', (url) => {
+    db = await createScratchDatabase('postgres', (url) => {
       const viaProxy = new URL(url);
       viaProxy.port = String(proxy.port);
       return viaProxy.toString();

@@ -33,10 +33,17 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 /**
  * A fresh, migrated database for one test file: an in-memory PGlite, or a new database on the
  * local PostgreSQL server (dropped afterwards) when the suite runs with TEST_DB=postgres.
- * `connect` may rewrite the URL the app connects through (e.g. via a proxy that a test cuts).
  */
-export async function createTestDatabase(
-  backend: TestBackend = testBackend(),
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createScratchDatabase(testBackend());
+}
+
+/**
+ * A fresh, migrated, throw-away database on the given backend (also for scripts/). `connect`
+ * may rewrite the URL the app connects through (e.g. via a proxy that a test cuts).
+ */
+export async function createScratchDatabase(
+  backend: TestBackend,
   connect: (url: string) => string = (url) => url,
 ): Promise<TestDatabase> {
   if (backend === 'pglite') {
