@@ -156,8 +156,8 @@ export class Connection {
   }
 
   /** The broker may have lost events: catch up every chat from the database. */
-  resync(round: ResyncRound): void {
-    this.#enqueue(() => this.#resync(round));
+  resync(round: ResyncRound): Promise<void> {
+    return this.#enqueue(() => this.#resync(round));
   }
 
   close(code: number, reason: string): void {
@@ -477,7 +477,8 @@ export class Connection {
     }
   }
 
-  #enqueue(job: () => Promise<void>): void {
+  /** Runs `job` after the jobs before it; resolves when it is done (never rejects). */
+  #enqueue(job: () => Promise<void>): Promise<void> {
     this.#jobs = this.#jobs
       .then(() => (this.#state === 'open' ? job() : undefined))
       .catch((error: unknown) => {
@@ -486,6 +487,7 @@ export class Connection {
         this.#log.error({ err: error, userId: this.userId }, 'websocket catch-up failed');
         this.close(CloseCode.internalError, 'internal error; reconnect and resume');
       });
+    return this.#jobs;
   }
 
   /**

@@ -8,6 +8,9 @@ import { CloseCode } from './protocol.js';
 import { emptyStats, type RealtimeStats } from './stats.js';
 import { decodeEvent, type LiveEvent } from './wire.js';
 
+/** Connections resyncing at the same time after a broker outage (bounds the database load). */
+const RESYNC_CONCURRENCY = 16;
+
 interface Sink {
   deliver(event: LiveEvent): void;
 }
@@ -168,7 +171,11 @@ export class RealtimeHub {
         return status;
       },
     };
-    for (const connection of this.#connections) connection.resync(round);
+    const queue = [...this.#connections];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next; next = queue.shift()) await next.resync(round);
+    };
+    void Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, queue.length) }, worker));
   }
 
   #addSink(userId: string, sink: Sink): void {
