@@ -64,8 +64,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.setValidatorCompiler(createValidatorCompiler());
   registerErrorHandler(app);
   app.decorateRequest('userId', '');
+  // Graceful shutdown: requests in flight when closing starts finish, and their connections
+  // close after the answer instead of idling on keep-alive (which would hold up the exit).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   await app.register(swagger, {

@@ -16,9 +16,13 @@ import { type LiveEvent, localEvent } from './wire.js';
 
 /** Rows per database read when replaying or filling a gap. */
 const PAGE = 500;
-/** Live events held per chat while it catches up from the database; beyond, it re-reads. */
+/**
+ * Live events held per chat while it catches up from the database: at most this many, and
+ * at most half the send queue bound in bytes. Beyond, they are dropped and the database is
+ * read again (it has them), paced like any replay.
+ */
 const MAX_BUFFERED_PER_CHAT = 2_000;
-/** Live events held while a fresh connection waits for `resume`; beyond, it is too slow. */
+/** Live events collected for a connection that is still being set up; beyond, it is too slow. */
 export const MAX_PENDING = 10_000;
 /** `resume` frames waiting to be served; more is a client error, not work to queue. */
 const MAX_QUEUED_RESUMES = 16;
@@ -40,6 +44,7 @@ interface ChatState {
   holds: number;
   /** Held live message events (with seq). */
   buffer: LiveEvent[];
+  bufferedBytes: number;
   /** Held events without seq (status, chat.*), delivered in order once the chat is live. */
   deferred: LiveEvent[];
   /** Held events were dropped: the database must be read again before going live. */
@@ -80,6 +85,7 @@ export class Connection {
   #jobs: Promise<void> = Promise.resolve();
   #ready: boolean;
   #pending: LiveEvent[] = [];
+  #pendingBytes = 0;
   #queuedResumes = 0;
   #awaitingPong = false;
   #holdTimer: NodeJS.Timeout | undefined;
@@ -112,8 +118,8 @@ export class Connection {
       const state = this.#newState(chatId, membership.lastSeq);
       state.deleted = membership.deleted;
     }
-    this.#armExpiry(options.expiresAt);
     this.#pending = options.pending;
+    this.#pendingBytes = options.pending.reduce((sum, event) => sum + event.bytes.length, 0);
     const hold = this.#ctx.settings.resumeHoldMs;
     this.#ready = hold === 0;
     if (this.#ready) {
@@ -121,6 +127,7 @@ export class Connection {
     } else {
       this.#holdTimer = setTimeout(() => this.#release(), hold);
     }
+    this.#armExpiry(options.expiresAt);
   }
 
   get open(): boolean {
@@ -132,7 +139,9 @@ export class Connection {
     if (this.#state !== 'open') return;
     if (!this.#ready) {
       this.#pending.push(event);
-      if (this.#pending.length > MAX_PENDING) this.#closeSlow();
+      this.#pendingBytes += event.bytes.length;
+      // So much traffic before any resume: stop waiting for one rather than pile it up.
+      if (this.#pendingBytes > this.#ctx.settings.sendQueueBytes / 2) this.#release();
       return;
     }
     this.#route(event);
@@ -165,6 +174,7 @@ export class Connection {
     this.#state = 'closing';
     this.#clearTimers();
     this.#pending = [];
+    this.#pendingBytes = 0;
     this.#chats.clear();
     try {
       this.#ws.close(code, reason);
@@ -308,8 +318,13 @@ export class Connection {
   #hold(state: ChatState, event: LiveEvent): void {
     if (state.overflowed) return;
     state.buffer.push(event);
-    if (state.buffer.length > MAX_BUFFERED_PER_CHAT) {
+    state.bufferedBytes += event.bytes.length;
+    if (
+      state.buffer.length > MAX_BUFFERED_PER_CHAT ||
+      state.bufferedBytes > this.#ctx.settings.sendQueueBytes / 2
+    ) {
       state.buffer = [];
+      state.bufferedBytes = 0;
       state.overflowed = true;
     }
   }
@@ -364,6 +379,7 @@ export class Connection {
     if (state.overflowed) {
       state.overflowed = false;
       state.buffer = [];
+      state.bufferedBytes = 0;
       return false;
     }
     state.buffer.sort((a, b) => a.seq! - b.seq!);
@@ -380,6 +396,7 @@ export class Connection {
       state.last = seq;
     }
     state.buffer = state.buffer.slice(index);
+    state.bufferedBytes = state.buffer.reduce((sum, event) => sum + event.bytes.length, 0);
     return state.buffer.length === 0;
   }
 
@@ -450,6 +467,7 @@ export class Connection {
       last: position,
       holds: 0,
       buffer: [],
+      bufferedBytes: 0,
       deferred: [],
       overflowed: false,
       deleted: false,
@@ -471,6 +489,7 @@ export class Connection {
   #flushPending(): void {
     const pending = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     for (const event of pending) {
       if (this.#state !== 'open') return;
       this.#route(event);
