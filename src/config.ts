@@ -30,6 +30,8 @@ export interface WsConfig {
   allowedOrigins: string[] | undefined;
   /** How long a fresh connection holds live events back waiting for a `resume`. 0 disables. */
   resumeHoldMs: number;
+  /** Negotiate permessage-deflate (off by default: it costs memory and CPU per connection). */
+  perMessageDeflate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -73,6 +75,14 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, `must use one of ${protocols.join(', ')}`);
   }
   return raw;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }
 
 function origins(env: Env, name: string): string[] | undefined {
@@ -137,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
       sendQueueBytes: integer(env, 'WS_SEND_QUEUE_BYTES', 1024 ** 2, 16 * 1024, 1024 ** 3),
       allowedOrigins: origins(env, 'WS_ALLOWED_ORIGINS'),
       resumeHoldMs: integer(env, 'WS_RESUME_HOLD_MS', 250, 0, 10_000),
+      perMessageDeflate: boolean(env, 'WS_PERMESSAGE_DEFLATE', false),
     },
   };
 }

@@ -90,6 +90,7 @@ describe('WebSocket configuration', () => {
       sendQueueBytes: 1_048_576,
       allowedOrigins: undefined,
       resumeHoldMs: 250,
+      perMessageDeflate: false,
     });
     expect(loadConfig(base).redisChannelPrefix).toBe('messenger');
   });
@@ -102,6 +103,7 @@ describe('WebSocket configuration', () => {
       WS_SEND_QUEUE_BYTES: '65536',
       WS_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:5173',
       WS_RESUME_HOLD_MS: '0',
+      WS_PERMESSAGE_DEFLATE: 'true',
       REDIS_CHANNEL_PREFIX: 'staging:eu',
     });
     expect(config.ws).toEqual({
@@ -110,6 +112,7 @@ describe('WebSocket configuration', () => {
       sendQueueBytes: 65_536,
       allowedOrigins: ['https://chat.example.com', 'http://localhost:5173'],
       resumeHoldMs: 0,
+      perMessageDeflate: true,
     });
     expect(config.redisChannelPrefix).toBe('staging:eu');
     for (const [name, value] of [
@@ -120,6 +123,7 @@ describe('WebSocket configuration', () => {
       ['WS_ALLOWED_ORIGINS', 'chat.example.com'],
       ['WS_ALLOWED_ORIGINS', 'https://chat.example.com/app'],
       ['WS_RESUME_HOLD_MS', '-1'],
+      ['WS_PERMESSAGE_DEFLATE', 'yes'],
       ['REDIS_CHANNEL_PREFIX', 'has space'],
     ]) {
       expect(() => loadConfig({ ...base, [name!]: value! }), `${name}=${value}`).toThrow(

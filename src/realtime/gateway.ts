@@ -50,7 +50,9 @@ export async function registerRealtimeGateway(
   await app.register(websocket, {
     options: {
       maxPayload: settings.maxFrameBytes,
-      perMessageDeflate: false,
+      // Off by default: compression is per connection, so it would undo "encode once, write
+      // the same bytes everywhere" and cost a zlib context per socket.
+      perMessageDeflate: settings.perMessageDeflate,
     },
     // `ws` closes the socket itself on protocol errors (1002, 1007, 1009); the error event
     // that follows is only worth a debug line.
