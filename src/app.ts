@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { AttachmentLinkSigner } from './attachments/links.js';
 import { requireAuthentication } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
+import type { Broker } from './broker/broker.js';
 import { chatRoutes } from './chats/routes.js';
 import { ChatService } from './chats/service.js';
 import type { Config } from './config.js';
@@ -19,6 +20,10 @@ import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
 import type { EventPublisher } from './realtime/events.js';
+import { ChangeFeed } from './realtime/feed.js';
+import { registerRealtimeGateway } from './realtime/gateway.js';
+import { RealtimeHub } from './realtime/hub.js';
+import { BrokerEventPublisher } from './realtime/publisher.js';
 import { userExists } from './users/queries.js';
 import { publicUserRoutes, userRoutes } from './users/routes.js';
 import { UserService } from './users/service.js';
@@ -27,7 +32,21 @@ export interface AppDeps {
   database: Database;
   /** Signs access tokens and (through a derived key) attachment links. */
   jwtSecret: string;
-  events: EventPublisher;
+  /**
+   * Fan-out between nodes (in-process or Redis). The app publishes committed events to it
+   * and delivers what it receives to its WebSocket subscribers; the caller owns it and
+   * closes it after the app.
+   */
+  broker: Broker;
+  /** Also sees every published event, synchronously (tests, metrics). */
+  eventObserver?: EventPublisher;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The node's real-time hub (stats for tests and metrics). */
+    realtime: RealtimeHub;
+  }
 }
 
 const ATTACHMENT_LINK_TTL_SECONDS = 3600;
@@ -54,8 +73,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerErrorHandler(app);
   app.decorateRequest('userId', '');
   registerJsonParser(app);
+  // Graceful shutdown: requests in flight when closing starts finish, and their connections
+  // close after the answer instead of idling on keep-alive (which would hold up the exit).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   await app.register(swagger, {
@@ -80,12 +106,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   );
   const links = new AttachmentLinkSigner(deps.jwtSecret, ATTACHMENT_LINK_TTL_SECONDS);
   const users = new UserService(db, tokens);
-  const chats = new ChatService(db, deps.events);
-  const messages = new MessageService(db, deps.events, links);
+  const events = new BrokerEventPublisher(deps.broker, app.log, deps.eventObserver);
+  const chats = new ChatService(db, events);
+  const messages = new MessageService(db, events, links);
+  const feed = new ChangeFeed(db, messages, chats);
+  const hub = new RealtimeHub(deps.broker, feed, config.ws, app.log);
+  app.decorate('realtime', hub);
 
   await app.register(healthRoutes, {
-    checks: [{ name: 'database', check: () => deps.database.check() }],
+    checks: [
+      { name: 'database', check: () => deps.database.check() },
+      { name: 'broker', check: () => deps.broker.check() },
+    ],
   });
+  await registerRealtimeGateway(app, { hub, feed, tokens, settings: config.ws });
   await app.register(publicUserRoutes, { users, tokens });
   await app.register(async (authenticated) => {
     requireAuthentication(authenticated, tokens);

@@ -13,6 +13,25 @@ export interface Config {
   tokenTtlSeconds: number;
   maxUploadBytes: number;
   logLevel: string;
+  /** Redis channel prefix (`<prefix>:events`), so several deployments can share one Redis. */
+  redisChannelPrefix: string;
+  /** WebSocket `/subscriptions` settings (docs/protocol.md). */
+  ws: WsConfig;
+}
+
+export interface WsConfig {
+  /** Largest client frame accepted; a longer one closes the connection with 1009. */
+  maxFrameBytes: number;
+  /** Interval of protocol-level pings; a connection that missed the previous pong is dropped. 0 disables. */
+  pingIntervalMs: number;
+  /** Per-connection bound of bytes waiting to be written; a live event beyond it closes with 4008. */
+  sendQueueBytes: number;
+  /** Browser origins allowed to connect; undefined allows every origin. */
+  allowedOrigins: string[] | undefined;
+  /** How long a fresh connection holds live events back waiting for a `resume`. 0 disables. */
+  resumeHoldMs: number;
+  /** Negotiate permessage-deflate (off by default: it costs memory and CPU per connection). */
+  perMessageDeflate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +77,38 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function origins(env: Env, name: string): string[] | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const list = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of list) {
+    let parsed: URL;
+    try {
+      parsed = new URL(item);
+    } catch {
+      throw new ConfigError(name, `has an entry that is not an origin: "${item}"`);
+    }
+    if (parsed.origin === 'null' || parsed.origin !== item.replace(/\/$/, '').toLowerCase()) {
+      throw new ConfigError(
+        name,
+        `entries must be origins like https://chat.example.com, got "${item}"`,
+      );
+    }
+  }
+  return list.map((item) => new URL(item).origin);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads and validates the whole configuration once; a bad value names its variable. */
@@ -89,5 +140,30 @@ export function loadConfig(env: Env = process.env): Config {
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 86_400, 60, 31_536_000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 26_214_400, 1, 10 * 1024 ** 3),
     logLevel,
+    redisChannelPrefix: channelPrefix(env),
+    ws: {
+      maxFrameBytes: integer(env, 'WS_MAX_FRAME_BYTES', 65_536, 1024, 16 * 1024 ** 2),
+      pingIntervalMs: pingInterval(env),
+      sendQueueBytes: integer(env, 'WS_SEND_QUEUE_BYTES', 1024 ** 2, 16 * 1024, 1024 ** 3),
+      allowedOrigins: origins(env, 'WS_ALLOWED_ORIGINS'),
+      resumeHoldMs: integer(env, 'WS_RESUME_HOLD_MS', 250, 0, 10_000),
+      perMessageDeflate: boolean(env, 'WS_PERMESSAGE_DEFLATE', false),
+    },
   };
+}
+
+function channelPrefix(env: Env): string {
+  const value = optional(env, 'REDIS_CHANNEL_PREFIX') ?? 'messenger';
+  if (!/^[\w.:-]{1,100}$/.test(value)) {
+    throw new ConfigError('REDIS_CHANNEL_PREFIX', 'must be 1..100 of [A-Za-z0-9_.:-]');
+  }
+  return value;
+}
+
+function pingInterval(env: Env): number {
+  const value = integer(env, 'WS_PING_INTERVAL_MS', 30_000, 0, 3_600_000);
+  if (value !== 0 && value < 50) {
+    throw new ConfigError('WS_PING_INTERVAL_MS', `must be 0 (off) or at least 50, got ${value}`);
+  }
+  return value;
 }

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import type { Broker } from '../../src/broker/broker.js';
+import { InProcessBroker } from '../../src/broker/in-process-broker.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { ChatEvent, EventPublisher } from '../../src/realtime/events.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -28,17 +30,28 @@ export interface TestApp {
   db: TestDatabase;
   config: Config;
   events: RecordingPublisher;
+  broker: Broker;
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** The broker to use (default: a fresh in-process one); closed with the app. */
+  broker?: Broker;
+}
+
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/messenger-test', ...env });
   const events = new RecordingPublisher();
+  const broker = options.broker ?? new InProcessBroker();
   const app = await buildApp(config, {
     database: db.database,
     jwtSecret: TEST_JWT_SECRET,
-    events,
+    broker,
+    eventObserver: events,
   });
   await app.ready();
   return {
@@ -46,8 +59,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     db,
     config,
     events,
+    broker,
     close: async () => {
       await app.close();
+      await broker.close();
       await db.drop();
     },
   };

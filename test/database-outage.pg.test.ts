@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { InProcessBroker } from '../src/broker/in-process-broker.js';
 import { loadConfig } from '../src/config.js';
-import { RecordingPublisher, TEST_JWT_SECRET } from './helpers/app.js';
+import { TEST_JWT_SECRET } from './helpers/app.js';
 import { createScratchDatabase, type TestDatabase } from './helpers/database.js';
 import { PASSWORD, signUp } from './helpers/factories.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
-// PostgreSQL only (the embedded database cannot go away): runs once, on its own database,
+// PostgreSQL only (the embedded database cannot go away), on its own database,
 // reached through a proxy that the test cuts to stand in for a stopped server.
 describe('PostgreSQL outage', () => {
   const proxy = new TcpProxy(
@@ -27,7 +28,7 @@ describe('PostgreSQL outage', () => {
     app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), {
       database: db.database,
       jwtSecret: TEST_JWT_SECRET,
-      events: new RecordingPublisher(),
+      broker: new InProcessBroker(),
     });
     await app.ready();
   });
