@@ -18,7 +18,11 @@ describe('smoke', () => {
     const sent = await sendMessage(t.app, alice, chat.chat_id, 'hi bob');
     expect(sent.seq).toBe(1);
     expect(sent.status).toBe('sent');
-    const read = await t.app.inject({ method: 'PUT', url: `/messages/${sent.message_id}/read`, headers: bob.auth });
+    const read = await t.app.inject({
+      method: 'PUT',
+      url: `/messages/${sent.message_id}/read`,
+      headers: bob.auth,
+    });
     expect(read.statusCode).toBe(200);
     expect(read.json().status).toBe('read');
     expect(t.events.ofType('message.status').map((e) => e.frame.data)).toEqual([
