@@ -4,6 +4,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AttachmentLinkSigner } from './attachments/links.js';
+import { attachmentContentRoutes, attachmentRoutes } from './attachments/routes.js';
+import { AttachmentService } from './attachments/service.js';
+import { UnattachedUploadSweeper } from './attachments/sweeper.js';
 import { requireAuthentication } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
 import { chatRoutes } from './chats/routes.js';
@@ -17,17 +20,33 @@ import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
 import type { EventPublisher } from './realtime/events.js';
+import { createStorage } from './storage/create-storage.js';
+import type { ObjectStorage } from './storage/object-storage.js';
 import { publicUserRoutes, userRoutes } from './users/routes.js';
 import { UserService } from './users/service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The attachment service, its sweeper and storage (for tests and operations). */
+    attachments: {
+      service: AttachmentService;
+      sweeper: UnattachedUploadSweeper;
+      storage: ObjectStorage;
+    };
+  }
+}
 
 export interface AppDeps {
   database: Database;
   /** Signs access tokens and (through a derived key) attachment links. */
   jwtSecret: string;
   events: EventPublisher;
+  /**
+   * Where attachment bytes live; the caller owns it (and closes it after the app). When
+   * omitted, the app builds one from `config.storage` and closes it itself.
+   */
+  storage?: ObjectStorage;
 }
-
-const ATTACHMENT_LINK_TTL_SECONDS = 3600;
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -67,20 +86,47 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const { db } = deps.database;
   const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds);
-  const links = new AttachmentLinkSigner(deps.jwtSecret, ATTACHMENT_LINK_TTL_SECONDS);
+  const links = new AttachmentLinkSigner(deps.jwtSecret, config.attachmentUrlTtlSeconds);
+  const storage = deps.storage ?? createStorage(config.storage);
+  const attachments = new AttachmentService(db, storage, links, {
+    maxUploadBytes: config.maxUploadBytes,
+    logger: app.log,
+  });
+  const sweeper = new UnattachedUploadSweeper(attachments, {
+    graceSeconds: config.attachmentGraceSeconds,
+    intervalSeconds: config.attachmentSweepIntervalSeconds,
+    logger: app.log,
+  });
   const users = new UserService(db, tokens);
   const chats = new ChatService(db, deps.events);
-  const messages = new MessageService(db, deps.events, links);
+  const messages = new MessageService(db, deps.events, links, (released) =>
+    attachments.releaseObjects(released),
+  );
+  app.decorate('attachments', { service: attachments, sweeper, storage });
+  app.addHook('onReady', async () => sweeper.start());
+  app.addHook('onClose', async () => {
+    await sweeper.stop();
+    await attachments.idle();
+    if (deps.storage === undefined) await storage.close();
+  });
 
   await app.register(healthRoutes, {
-    checks: [{ name: 'database', check: () => deps.database.check() }],
+    checks: [
+      { name: 'database', check: () => deps.database.check() },
+      { name: 'storage', check: () => storage.check() },
+    ],
   });
   await app.register(publicUserRoutes, { users, tokens });
+  await app.register(attachmentContentRoutes, { attachments });
   await app.register(async (authenticated) => {
     requireAuthentication(authenticated, tokens);
     await authenticated.register(userRoutes, { users, tokens });
     await authenticated.register(chatRoutes, { chats });
     await authenticated.register(messageRoutes, { messages });
+    await authenticated.register(attachmentRoutes, {
+      attachments,
+      maxUploadBytes: config.maxUploadBytes,
+    });
   });
 
   return app;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { type StorageConfig, storageConfigFromEnv } from './storage/create-storage.js';
 
 export interface Config {
   host: string;
@@ -13,6 +14,14 @@ export interface Config {
   tokenTtlSeconds: number;
   maxUploadBytes: number;
   logLevel: string;
+  /** Where attachment bytes live (STORAGE, S3_*); see docs/storage.md. */
+  storage: StorageConfig;
+  /** Lifetime of a signed attachment link (ATTACHMENT_URL_TTL_SECONDS). */
+  attachmentUrlTtlSeconds: number;
+  /** Uploads no message claimed within this time are deleted (ATTACHMENT_GRACE_SECONDS). */
+  attachmentGraceSeconds: number;
+  /** How often the unattached-upload sweeper runs (ATTACHMENT_SWEEP_INTERVAL_SECONDS). */
+  attachmentSweepIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +67,19 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+/** storageConfigFromEnv names the variable in its message; keep that message as it is. */
+function storage(env: Env, dataDir: string): StorageConfig {
+  try {
+    return storageConfigFromEnv(env, dataDir);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const variable = /\b(STORAGE|S3_[A-Z_]+)\b/.exec(message)?.[1] ?? 'STORAGE';
+    const configError = new ConfigError(variable, message);
+    configError.message = `Invalid configuration: ${message}`;
+    throw configError;
+  }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads and validates the whole configuration once; a bad value names its variable. */
@@ -79,15 +101,26 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const dataDir = path.resolve(optional(env, 'DATA_DIR') ?? './data');
   return {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     port: integer(env, 'PORT', 8000, 0, 65535),
-    dataDir: path.resolve(optional(env, 'DATA_DIR') ?? './data'),
+    dataDir,
     databaseUrl,
     redisUrl,
     jwtSecret,
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 86_400, 60, 31_536_000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 26_214_400, 1, 10 * 1024 ** 3),
     logLevel,
+    storage: storage(env, dataDir),
+    attachmentUrlTtlSeconds: integer(env, 'ATTACHMENT_URL_TTL_SECONDS', 3600, 10, 604_800),
+    attachmentGraceSeconds: integer(env, 'ATTACHMENT_GRACE_SECONDS', 86_400, 60, 31_536_000),
+    attachmentSweepIntervalSeconds: integer(
+      env,
+      'ATTACHMENT_SWEEP_INTERVAL_SECONDS',
+      900,
+      10,
+      86_400,
+    ),
   };
 }

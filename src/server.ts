@@ -6,6 +6,7 @@ import { lockDataDir } from './db/data-dir-lock.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { EventPublisher } from './realtime/events.js';
+import { createStorage } from './storage/create-storage.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -17,7 +18,8 @@ async function main(): Promise<void> {
   await migrate(database.db);
   const jwtSecret = config.jwtSecret ?? (await loadOrCreateJwtSecret(config.dataDir));
   const events: EventPublisher = { publish: () => undefined };
-  const app = await buildApp(config, { database, jwtSecret, events });
+  const storage = createStorage(config.storage);
+  const app = await buildApp(config, { database, jwtSecret, events, storage });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
     try {
       await app.close();
     } finally {
+      await storage.close();
       await database.close();
       await unlock();
     }
