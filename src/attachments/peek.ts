@@ -3,73 +3,68 @@ import { Readable } from 'node:stream';
 export interface PeekedStream {
   /** At least `bytes` bytes from the start (fewer only when the stream is shorter). */
   head: Buffer;
-  /** The whole stream again, head included; destroying it destroys the source. */
+  /**
+   * The whole content again, head included: the source itself with the head pushed back
+   * (`unshift`), so that backpressure, errors and `destroy` act on the source directly. Only a
+   * stream that ended within the head is replaced by a new stream of the head.
+   */
   body: Readable;
-  /** Up to `captureBytes` bytes from the start, as far as `body` has been read. */
-  captured(): Buffer;
 }
 
 /**
- * Reads the first `bytes` bytes of `source` (to detect the type before storing) and gives back
- * a stream of the whole content that continues from the source without buffering the rest.
- * Backpressure and errors pass through: an error of the source fails `body`, and destroying
- * `body` (over the size limit, say) destroys the source.
+ * Reads the first `bytes` bytes of `source` (to decide the type before storing) without
+ * reading further: the rest stays in the source, unread, until `body` is consumed.
  */
-export async function peekStream(
-  source: Readable,
-  bytes: number,
-  captureBytes = 0,
-): Promise<PeekedStream> {
-  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+export async function peekStream(source: Readable, bytes: number): Promise<PeekedStream> {
   const chunks: Buffer[] = [];
   let total = 0;
-  let ended = false;
-  try {
-    while (total < bytes) {
-      const next = await iterator.next();
-      if (next.done) {
-        ended = true;
-        break;
+  const ended = await new Promise<boolean>((resolve, reject) => {
+    const cleanup = (): void => {
+      source.off('readable', onReadable);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      source.off('close', onClose);
+    };
+    const onReadable = (): void => {
+      while (total < bytes) {
+        const chunk = source.read() as Buffer | null;
+        if (chunk === null) return;
+        chunks.push(chunk);
+        total += chunk.length;
       }
-      chunks.push(next.value);
-      total += next.value.length;
+      cleanup();
+      resolve(false);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(true);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = (): void => {
+      // Destroyed without an error (a client that went away) and without an end.
+      cleanup();
+      reject(new Error('the stream closed before its end'));
+    };
+    if (source.readableEnded) {
+      resolve(true);
+      return;
     }
-  } catch (error) {
-    source.destroy();
-    throw error;
-  }
+    if (source.destroyed) {
+      reject(source.errored ?? new Error('the stream was destroyed'));
+      return;
+    }
+    source.on('readable', onReadable);
+    source.on('end', onEnd);
+    source.on('error', onError);
+    source.on('close', onClose);
+    onReadable();
+  });
   const head = Buffer.concat(chunks, total);
-  const capture: Buffer[] = [];
-  let captured = 0;
-  const keep = (chunk: Buffer): void => {
-    if (captured >= captureBytes) return;
-    const part = chunk.subarray(0, captureBytes - captured);
-    capture.push(Buffer.from(part));
-    captured += part.length;
-  };
-
-  async function* replay(): AsyncGenerator<Buffer> {
-    try {
-      if (head.length > 0) {
-        keep(head);
-        yield head;
-      }
-      if (ended) return;
-      while (true) {
-        const next = await iterator.next();
-        if (next.done) return;
-        keep(next.value);
-        yield next.value;
-      }
-    } finally {
-      // Early exit (the consumer stopped) must stop the source too; a no-op after its end.
-      if (!source.readableEnded) source.destroy();
-    }
-  }
-
-  return {
-    head,
-    body: Readable.from(replay(), { objectMode: false }),
-    captured: () => Buffer.concat(capture, captured),
-  };
+  if (ended) return { head, body: Readable.from(head.length > 0 ? [head] : []) };
+  // Synchronously after the last read, so no 'end' can have been emitted in between.
+  source.unshift(head);
+  return { head, body: source };
 }

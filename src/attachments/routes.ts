@@ -4,9 +4,11 @@ import type {
   TypeBoxTypeProvider,
 } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { ChatParams } from '../chats/schemas.js';
 import { AppError, ValidationError } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
+import { createValidatorCompiler } from '../http/validation.js';
 import {
   Attachment,
   AttachmentContentQuery,
@@ -24,14 +26,16 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{
   attachments: AttachmentService;
   maxUploadBytes: number;
 }> = async (app, { attachments, maxUploadBytes }) => {
+  const validators = createValidatorCompiler();
   // Multipart parsing only in this scope, so no other route accepts multipart bodies.
   await app.register(async (scope) => {
     const uploads = scope.withTypeProvider<TypeBoxTypeProvider>();
     await uploads.register(multipart, {
       limits: {
-        // One byte above the limit, so that storage (which counts exactly) is what says 413:
-        // the parser would silently cut a file at its own limit.
-        fileSize: maxUploadBytes + 1,
+        // Above the limit, so that storage (which counts exactly) is what says 413, at limit + 1
+        // bytes, and stops reading there (the parser's pause). At its own limit the parser
+        // would instead cut the file silently and then read and discard the rest of the body.
+        fileSize: maxUploadBytes + 1024 * 1024,
         files: 1,
         fields: 10,
         fieldSize: 1024,
@@ -52,9 +56,20 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{
             'with a message by its uploader. Uploads never sent are removed after a grace ' +
             'period. Over MAX_UPLOAD_BYTES is 413; exactly the limit is accepted.',
           consumes: ['multipart/form-data'],
+          // For the OpenAPI document only: see validatorCompiler below.
+          body: {
+            content: {
+              'multipart/form-data': {
+                schema: Type.Object({ file: Type.String({ format: 'binary' }) }),
+              },
+            },
+          },
           params: ChatParams,
           response: { 201: Attachment, ...errorResponses(400, 401, 404, 410, 413, 415, 422) },
         },
+        // The multipart parser leaves the body undefined (the handler reads the stream), so the
+        // body schema above is documentation; params are validated as everywhere else.
+        validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : validators(route)),
       },
       async (request, reply) => {
         try {
@@ -67,9 +82,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{
           );
           return reply.status(201).send(attachment);
         } catch (error) {
-          // The rest of the request body may be unread (or endless): do not keep the connection
-          // for another request, so the client is not left sending into a stalled parser.
-          reply.header('connection', 'close');
+          discardRestOfBody(request);
           throw uploadError(request, error);
         }
       },
@@ -152,6 +165,38 @@ export const attachmentContentRoutes: FastifyPluginAsyncTypebox<{
     },
   });
 };
+
+/** Bytes of a refused upload read (and thrown away) so that the client can read the answer. */
+const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
+const DISCARD_LIMIT_MS = 10_000;
+
+/**
+ * After a refused upload (413, 404, a storage failure…) the rest of the body is still on its
+ * way. Closing the connection at once would make the kernel answer the client's next bytes with
+ * a reset, and most clients then lose the error response. So, like a lingering close in other
+ * servers: stop parsing, read and discard what follows (never storing it), and hang up only
+ * if the body goes on for more than 16 MiB or 10 s beyond this point.
+ */
+function discardRestOfBody(request: FastifyRequest): void {
+  const raw = request.raw;
+  if (raw.complete || raw.destroyed) return;
+  raw.unpipe();
+  let discarded = 0;
+  const hangUp = (): void => {
+    raw.off('data', onData);
+    raw.socket?.destroy();
+  };
+  const timer = setTimeout(hangUp, DISCARD_LIMIT_MS);
+  timer.unref();
+  const onData = (chunk: Buffer): void => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT_BYTES) hangUp();
+  };
+  raw.on('data', onData);
+  raw.once('end', () => clearTimeout(timer));
+  raw.once('close', () => clearTimeout(timer));
+  raw.resume();
+}
 
 async function filePart(request: FastifyRequest) {
   if (!request.isMultipart()) {

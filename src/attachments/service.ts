@@ -96,8 +96,10 @@ export class AttachmentService {
     const { maxUploadBytes } = this.options;
     const filename = cleanFilename(file.filename);
     const key = createObjectKey();
-    const peeked = await peekStream(file.stream, SNIFF_BYTES, DIMENSION_BYTES);
+    let peeked = await peekStream(file.stream, SNIFF_BYTES);
     const detected = await detectType(peeked.head);
+    // Image sizes sit in the header, but a JPEG's can follow tens of KiB of Exif data.
+    if (detected.contentType === 'image') peeked = await peekStream(peeked.body, DIMENSION_BYTES);
     let size: number;
     try {
       ({ size } = await this.storage.put(key, peeked.body, {
@@ -114,7 +116,7 @@ export class AttachmentService {
       if (file.truncated()) throw tooLarge(maxUploadBytes);
       const dimensions =
         detected.contentType === 'image'
-          ? imageDimensions(detected.mimeType, peeked.captured())
+          ? imageDimensions(detected.mimeType, peeked.head)
           : undefined;
       const row: AttachmentRow = {
         id: newId(),
