@@ -143,7 +143,6 @@ export const attachmentContentRoutes: FastifyPluginAsyncTypebox<{
       // On every answer of this route, errors included.
       reply.header('x-content-type-options', 'nosniff');
       reply.header('content-security-policy', DOWNLOAD_CSP);
-      reply.header('cross-origin-resource-policy', 'same-site');
       reply.header('referrer-policy', 'no-referrer');
       try {
         const download = await attachments.download(
@@ -179,12 +178,13 @@ const DISCARD_LIMIT_MS = 10_000;
  */
 function discardRestOfBody(request: FastifyRequest): void {
   const raw = request.raw;
-  if (raw.complete || raw.destroyed) return;
+  if (raw.complete || raw.readableEnded || raw.destroyed) return;
   raw.unpipe();
   let discarded = 0;
   const hangUp = (): void => {
     raw.off('data', onData);
-    raw.socket?.destroy();
+    // Destroying an unfinished request destroys its socket.
+    raw.destroy();
   };
   const timer = setTimeout(hangUp, DISCARD_LIMIT_MS);
   timer.unref();
@@ -224,7 +224,10 @@ function uploadError(request: FastifyRequest, error: unknown): unknown {
   const statusCode = (error as { statusCode?: unknown } | undefined)?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     if (statusCode === 413) {
-      return new AppError(413, 'upload_too_large', 'The upload is over its limit');
+      const code = (error as { code?: unknown }).code;
+      return code === 'FST_REQ_FILE_TOO_LARGE'
+        ? new AppError(413, 'upload_too_large', 'The file is over the upload limit')
+        : new AppError(413, 'too_many_parts', 'The form has too many parts or fields');
     }
     return error;
   }
