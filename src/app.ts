@@ -4,6 +4,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AttachmentLinkSigner } from './attachments/links.js';
+import { attachmentContentRoutes, attachmentRoutes } from './attachments/routes.js';
+import { AttachmentService } from './attachments/service.js';
+import { UnattachedUploadSweeper } from './attachments/sweeper.js';
 import { requireAuthentication } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
 import type { Broker } from './broker/broker.js';
@@ -24,9 +27,21 @@ import { ChangeFeed } from './realtime/feed.js';
 import { registerRealtimeGateway } from './realtime/gateway.js';
 import { RealtimeHub } from './realtime/hub.js';
 import { BrokerEventPublisher } from './realtime/publisher.js';
+import type { ObjectStorage } from './storage/object-storage.js';
 import { userExists } from './users/queries.js';
 import { publicUserRoutes, userRoutes } from './users/routes.js';
 import { UserService } from './users/service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The attachment service, its sweeper and storage (for tests and operations). */
+    attachments: {
+      service: AttachmentService;
+      sweeper: UnattachedUploadSweeper;
+      storage: ObjectStorage;
+    };
+  }
+}
 
 export interface AppDeps {
   database: Database;
@@ -40,6 +55,8 @@ export interface AppDeps {
   broker: Broker;
   /** Also sees every published event, synchronously (tests, metrics). */
   eventObserver?: EventPublisher;
+  /** Where attachment bytes live; the caller owns it and closes it after the app. */
+  storage: ObjectStorage;
 }
 
 declare module 'fastify' {
@@ -48,8 +65,6 @@ declare module 'fastify' {
     realtime: RealtimeHub;
   }
 }
-
-const ATTACHMENT_LINK_TTL_SECONDS = 3600;
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -104,28 +119,52 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds, (userId) =>
     userExists(db, userId),
   );
-  const links = new AttachmentLinkSigner(deps.jwtSecret, ATTACHMENT_LINK_TTL_SECONDS);
+  const links = new AttachmentLinkSigner(deps.jwtSecret, config.attachmentUrlTtlSeconds);
+  const { storage } = deps;
+  const attachments = new AttachmentService(db, storage, links, {
+    maxUploadBytes: config.maxUploadBytes,
+    logger: app.log,
+  });
+  const sweeper = new UnattachedUploadSweeper(attachments, {
+    graceSeconds: config.attachmentGraceSeconds,
+    intervalSeconds: config.attachmentSweepIntervalSeconds,
+    logger: app.log,
+  });
   const users = new UserService(db, tokens);
   const events = new BrokerEventPublisher(deps.broker, app.log, deps.eventObserver);
   const chats = new ChatService(db, events);
-  const messages = new MessageService(db, events, links);
+  const messages = new MessageService(db, events, links, (released) =>
+    attachments.releaseObjects(released),
+  );
   const feed = new ChangeFeed(db, messages, chats);
   const hub = new RealtimeHub(deps.broker, feed, config.ws, app.log);
   app.decorate('realtime', hub);
+  app.decorate('attachments', { service: attachments, sweeper, storage });
+  app.addHook('onReady', async () => sweeper.start());
+  app.addHook('onClose', async () => {
+    await sweeper.stop();
+    await attachments.idle();
+  });
 
   await app.register(healthRoutes, {
     checks: [
       { name: 'database', check: () => deps.database.check() },
       { name: 'broker', check: () => deps.broker.check() },
+      { name: 'storage', check: () => storage.check() },
     ],
   });
   await registerRealtimeGateway(app, { hub, feed, tokens, settings: config.ws });
   await app.register(publicUserRoutes, { users, tokens });
+  await app.register(attachmentContentRoutes, { attachments });
   await app.register(async (authenticated) => {
     requireAuthentication(authenticated, tokens);
     await authenticated.register(userRoutes, { users, tokens });
     await authenticated.register(chatRoutes, { chats });
     await authenticated.register(messageRoutes, { messages });
+    await authenticated.register(attachmentRoutes, {
+      attachments,
+      maxUploadBytes: config.maxUploadBytes,
+    });
   });
 
   await registerWebClient(app);

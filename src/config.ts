@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { type StorageConfig, storageConfigFromEnv } from './storage/create-storage.js';
 
 export interface Config {
   host: string;
@@ -13,6 +14,14 @@ export interface Config {
   tokenTtlSeconds: number;
   maxUploadBytes: number;
   logLevel: string;
+  /** Where attachment bytes live (STORAGE, S3_*); see docs/storage.md. */
+  storage: StorageConfig;
+  /** Lifetime of a signed attachment link (ATTACHMENT_URL_TTL_SECONDS). */
+  attachmentUrlTtlSeconds: number;
+  /** Uploads no message claimed within this time are deleted (ATTACHMENT_GRACE_SECONDS). */
+  attachmentGraceSeconds: number;
+  /** How often the unattached-upload sweeper runs (ATTACHMENT_SWEEP_INTERVAL_SECONDS). */
+  attachmentSweepIntervalSeconds: number;
   /** Redis channel prefix (`<prefix>:events`), so several deployments can share one Redis. */
   redisChannelPrefix: string;
   /** WebSocket `/subscriptions` settings (docs/protocol.md). */
@@ -109,6 +118,19 @@ function origins(env: Env, name: string): string[] | undefined {
   return list.map((item) => new URL(item).origin);
 }
 
+/** storageConfigFromEnv names the variable in its message; keep that message as it is. */
+function storage(env: Env, dataDir: string): StorageConfig {
+  try {
+    return storageConfigFromEnv(env, dataDir);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const variable = /\b(STORAGE|S3_[A-Z_]+)\b/.exec(message)?.[1] ?? 'STORAGE';
+    const configError = new ConfigError(variable, message);
+    configError.message = `Invalid configuration: ${message}`;
+    throw configError;
+  }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads and validates the whole configuration once; a bad value names its variable. */
@@ -130,10 +152,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const dataDir = path.resolve(optional(env, 'DATA_DIR') ?? './data');
   return {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     port: integer(env, 'PORT', 8000, 0, 65535),
-    dataDir: path.resolve(optional(env, 'DATA_DIR') ?? './data'),
+    dataDir,
     databaseUrl,
     redisUrl,
     jwtSecret,
@@ -149,6 +172,16 @@ export function loadConfig(env: Env = process.env): Config {
       resumeHoldMs: integer(env, 'WS_RESUME_HOLD_MS', 250, 0, 10_000),
       perMessageDeflate: boolean(env, 'WS_PERMESSAGE_DEFLATE', false),
     },
+    storage: storage(env, dataDir),
+    attachmentUrlTtlSeconds: integer(env, 'ATTACHMENT_URL_TTL_SECONDS', 3600, 10, 604_800),
+    attachmentGraceSeconds: integer(env, 'ATTACHMENT_GRACE_SECONDS', 86_400, 60, 31_536_000),
+    attachmentSweepIntervalSeconds: integer(
+      env,
+      'ATTACHMENT_SWEEP_INTERVAL_SECONDS',
+      900,
+      10,
+      86_400,
+    ),
   };
 }
 

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createStorage } from './storage/create-storage.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -28,7 +29,8 @@ async function main(): Promise<void> {
       error: (obj, msg) => brokerLog.error(obj, msg),
     },
   });
-  const app = await buildApp(config, { database, jwtSecret, broker });
+  const storage = createStorage(config.storage);
+  const app = await buildApp(config, { database, jwtSecret, broker, storage });
   brokerLog = app.log;
 
   let stopping = false;
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
       await app.close();
     } finally {
       await broker.close();
+      await storage.close();
       await database.close();
       await unlock();
     }

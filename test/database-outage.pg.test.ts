@@ -1,10 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.js';
-import { InProcessBroker } from '../src/broker/in-process-broker.js';
-import { loadConfig } from '../src/config.js';
-import { TEST_JWT_SECRET } from './helpers/app.js';
-import { createScratchDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { createScratchDatabase } from './helpers/database.js';
 import { PASSWORD, signUp } from './helpers/factories.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -15,28 +12,23 @@ describe('PostgreSQL outage', () => {
     '127.0.0.1',
     Number(new URL(process.env.TEST_POSTGRES_URL ?? 'postgres://127.0.0.1:5432').port || 5432),
   );
-  let db: TestDatabase;
+  let t: TestApp;
   let app: FastifyInstance;
 
   beforeAll(async () => {
     await proxy.start();
-    db = await createScratchDatabase('postgres', (url) => {
+    const db = await createScratchDatabase('postgres', (url) => {
       const viaProxy = new URL(url);
       viaProxy.port = String(proxy.port);
       return viaProxy.toString();
     });
-    app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), {
-      database: db.database,
-      jwtSecret: TEST_JWT_SECRET,
-      broker: new InProcessBroker(),
-    });
-    await app.ready();
+    t = await createTestApp({}, { db });
+    app = t.app;
   });
 
   afterAll(async () => {
-    await app.close();
     await proxy.start().catch(() => undefined);
-    await db.drop();
+    await t.close();
     await proxy.stop();
   });
 
