@@ -28,6 +28,19 @@ describe('loadConfig', () => {
       tokenTtlSeconds: 86_400,
       maxUploadBytes: 26_214_400,
       logLevel: 'info',
+      storage: { kind: 'local', root: path.resolve('./data/attachments') },
+      attachmentUrlTtlSeconds: 3600,
+      attachmentGraceSeconds: 86_400,
+      attachmentSweepIntervalSeconds: 900,
+      redisChannelPrefix: 'messenger',
+      ws: {
+        maxFrameBytes: 65_536,
+        pingIntervalMs: 30_000,
+        sendQueueBytes: 1_048_576,
+        allowedOrigins: undefined,
+        resumeHoldMs: 250,
+        perMessageDeflate: false,
+      },
     });
   });
 
@@ -50,6 +63,21 @@ describe('loadConfig', () => {
       TOKEN_TTL_SECONDS: '3600',
       MAX_UPLOAD_BYTES: '1024',
       LOG_LEVEL: 'warn',
+      STORAGE: 's3',
+      S3_BUCKET: 'files',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_ACCESS_KEY_ID: 'key',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      ATTACHMENT_URL_TTL_SECONDS: '600',
+      ATTACHMENT_GRACE_SECONDS: '7200',
+      ATTACHMENT_SWEEP_INTERVAL_SECONDS: '60',
+      REDIS_CHANNEL_PREFIX: 'staging',
+      WS_MAX_FRAME_BYTES: '4096',
+      WS_PING_INTERVAL_MS: '5000',
+      WS_SEND_QUEUE_BYTES: '65536',
+      WS_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:5173',
+      WS_RESUME_HOLD_MS: '0',
+      WS_PERMESSAGE_DEFLATE: 'true',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -61,6 +89,27 @@ describe('loadConfig', () => {
       tokenTtlSeconds: 3600,
       maxUploadBytes: 1024,
       logLevel: 'warn',
+      storage: {
+        kind: 's3',
+        bucket: 'files',
+        endpoint: 'http://minio:9000',
+        region: 'us-east-1',
+        accessKeyId: 'key',
+        secretAccessKey: 'secret',
+        forcePathStyle: true,
+      },
+      attachmentUrlTtlSeconds: 600,
+      attachmentGraceSeconds: 7200,
+      attachmentSweepIntervalSeconds: 60,
+      redisChannelPrefix: 'staging',
+      ws: {
+        maxFrameBytes: 4096,
+        pingIntervalMs: 5000,
+        sendQueueBytes: 65_536,
+        allowedOrigins: ['https://chat.example.com', 'http://localhost:5173'],
+        resumeHoldMs: 0,
+        perMessageDeflate: true,
+      },
     });
   });
 
