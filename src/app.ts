@@ -124,6 +124,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const attachments = new AttachmentService(db, storage, links, {
     maxUploadBytes: config.maxUploadBytes,
     logger: app.log,
+    previews: config.attachmentPreviews,
   });
   const sweeper = new UnattachedUploadSweeper(attachments, {
     graceSeconds: config.attachmentGraceSeconds,

@@ -22,6 +22,8 @@ export interface Config {
   attachmentGraceSeconds: number;
   /** How often the unattached-upload sweeper runs (ATTACHMENT_SWEEP_INTERVAL_SECONDS). */
   attachmentSweepIntervalSeconds: number;
+  /** Make WebP previews of image uploads (ATTACHMENT_PREVIEWS); see docs/attachments.md. */
+  attachmentPreviews: boolean;
   /** Redis channel prefix (`<prefix>:events`), so several deployments can share one Redis. */
   redisChannelPrefix: string;
   /** WebSocket `/subscriptions` settings (docs/protocol.md). */
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
       10,
       86_400,
     ),
+    attachmentPreviews: boolean(env, 'ATTACHMENT_PREVIEWS', true),
   };
 }
 

@@ -1,4 +1,4 @@
-import { count, eq } from 'drizzle-orm';
+import { count, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttachmentLinkSigner } from '../src/attachments/links.js';
 import type { Attachment, AttachmentPage } from '../src/attachments/schemas.js';
@@ -82,7 +82,9 @@ describe.each(STORAGE_KINDS)('attachments on %s storage', (kind) => {
         new RegExp(`^/attachments/${attachment.attachment_id}/content\\?expires=\\d+&signature=`),
       );
       const after = await store.listObjects();
-      expect(after.length).toBe(before.length + 1);
+      // The original and its preview (test/attachments-previews.test.ts).
+      expect(attachment.preview_url).not.toBeNull();
+      expect(after.length).toBe(before.length + 2);
       // The storage key never derives from the file name.
       expect(after.some((key) => key.includes('photo'))).toBe(false);
       const served = await fetchUrl(attachment.url);
@@ -612,7 +614,9 @@ describe.each(STORAGE_KINDS)('attachments on %s storage', (kind) => {
       await t.app.attachments.service.idle();
 
       const objectsAfter = await store.listObjects();
-      expect(objectsAfter.length).toBe(objectsBefore.length - 1);
+      // The original and its preview.
+      expect(item.preview_url).not.toBeNull();
+      expect(objectsAfter.length).toBe(objectsBefore.length - 2);
       expect((await getAttachment(bob, item.attachment_id)).statusCode).toBe(404);
       expect((await fetchUrl(item.url)).statusCode).toBe(404);
       const after = (await list(alice)).json<AttachmentPage>();
@@ -638,6 +642,13 @@ describe.each(STORAGE_KINDS)('attachments on %s storage', (kind) => {
         attachments: [kept.attachment_id],
       });
       const objectsBefore = await store.listObjects();
+      // Every unsent upload goes with the sweep below: its bytes and its preview, if any.
+      const unsentKeys = (
+        await t.db.database.db
+          .select({ key: attachmentsTable.storageKey, preview: attachmentsTable.previewKey })
+          .from(attachmentsTable)
+          .where(isNull(attachmentsTable.messageId))
+      ).flatMap((row) => (row.preview === null ? [row.key] : [row.key, row.preview]));
       const { sweeper } = t.app.attachments;
       const grace = t.config.attachmentGraceSeconds;
 
@@ -653,7 +664,8 @@ describe.each(STORAGE_KINDS)('attachments on %s storage', (kind) => {
       expect((await getAttachment(bob, kept.attachment_id)).statusCode).toBe(200);
       expect((await fetchUrl(kept.url)).statusCode).toBe(200);
       const objectsAfter = await store.listObjects();
-      expect(objectsAfter.length).toBe(objectsBefore.length - removed);
+      expect(objectsAfter).toEqual(objectsBefore.filter((key) => !unsentKeys.includes(key)));
+      expect(unsentKeys.length).toBeGreaterThan(removed);
       const [unsent] = await t.db.database.db
         .select({ n: count() })
         .from(attachmentsTable)

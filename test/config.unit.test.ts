@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       attachmentUrlTtlSeconds: 3600,
       attachmentGraceSeconds: 86_400,
       attachmentSweepIntervalSeconds: 900,
+      attachmentPreviews: true,
       redisChannelPrefix: 'messenger',
       ws: {
         maxFrameBytes: 65_536,
@@ -78,6 +79,7 @@ describe('loadConfig', () => {
       WS_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:5173',
       WS_RESUME_HOLD_MS: '0',
       WS_PERMESSAGE_DEFLATE: 'true',
+      ATTACHMENT_PREVIEWS: 'false',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -101,6 +103,7 @@ describe('loadConfig', () => {
       attachmentUrlTtlSeconds: 600,
       attachmentGraceSeconds: 7200,
       attachmentSweepIntervalSeconds: 60,
+      attachmentPreviews: false,
       redisChannelPrefix: 'staging',
       ws: {
         maxFrameBytes: 4096,

@@ -5,36 +5,60 @@ export interface SignedLink {
   signature: string;
 }
 
+/** What a link opens: the attachment's bytes, or its preview image. */
+export type LinkPurpose = 'content' | 'preview';
+
 /**
  * Attachment links must work in `<img src>` without an Authorization header, so they carry
  * their own proof: an HMAC over the attachment id and the expiry time.
  */
 export class AttachmentLinkSigner {
-  readonly #key: Buffer;
+  readonly #keys: Record<LinkPurpose, Buffer>;
 
   constructor(
     secret: string,
     readonly ttlSeconds: number,
   ) {
-    // A key of its own, derived from the server secret, so a link signature can never be
-    // replayed as anything else.
-    this.#key = createHmac('sha256', secret).update('attachment-links').digest();
+    // Keys of their own, derived from the server secret, so a link signature can never be
+    // replayed as anything else: not as a token, and a content link not as a preview link
+    // (nor the other way round).
+    const derive = (label: string) => createHmac('sha256', secret).update(label).digest();
+    this.#keys = {
+      content: derive('attachment-links'),
+      preview: derive('attachment-preview-links'),
+    };
   }
 
-  #sign(attachmentId: string, expires: number): string {
-    return createHmac('sha256', this.#key).update(`${attachmentId}.${expires}`).digest('base64url');
+  #sign(purpose: LinkPurpose, attachmentId: string, expires: number): string {
+    return createHmac('sha256', this.#keys[purpose])
+      .update(`${attachmentId}.${expires}`)
+      .digest('base64url');
   }
 
-  /** A relative URL; the server's origin completes it. */
-  url(attachmentId: string, now = Date.now()): string {
+  #url(purpose: LinkPurpose, attachmentId: string, now: number): string {
     const expires = Math.floor(now / 1000) + this.ttlSeconds;
-    const signature = this.#sign(attachmentId, expires);
-    return `/attachments/${attachmentId}/content?expires=${expires}&signature=${signature}`;
+    const signature = this.#sign(purpose, attachmentId, expires);
+    return `/attachments/${attachmentId}/${purpose}?expires=${expires}&signature=${signature}`;
   }
 
-  verify(attachmentId: string, link: SignedLink, now = Date.now()): boolean {
+  /** A relative URL of the bytes; the server's origin completes it. */
+  url(attachmentId: string, now = Date.now()): string {
+    return this.#url('content', attachmentId, now);
+  }
+
+  /** A relative URL of the preview image. */
+  previewUrl(attachmentId: string, now = Date.now()): string {
+    return this.#url('preview', attachmentId, now);
+  }
+
+  verify(
+    attachmentId: string,
+    link: SignedLink,
+    now = Date.now(),
+    purpose: LinkPurpose = 'content',
+  ): boolean {
     if (!Number.isSafeInteger(link.expires) || link.expires * 1000 < now) return false;
-    const expected = Buffer.from(this.#sign(attachmentId, link.expires));
+    const expected = Buffer.from(this.#sign(purpose, attachmentId, link.expires));
     const actual = Buffer.from(link.signature);
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   }

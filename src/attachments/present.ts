@@ -17,5 +17,8 @@ export function toAttachment(row: AttachmentRow, links: AttachmentLinkSigner): A
     size: row.size,
     width: row.width,
     height: row.height,
+    preview_url: row.previewKey === null ? null : links.previewUrl(row.id),
+    preview_width: row.previewKey === null ? null : row.previewWidth,
+    preview_height: row.previewKey === null ? null : row.previewHeight,
   };
 }

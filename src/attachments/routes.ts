@@ -140,10 +140,7 @@ export const attachmentContentRoutes: FastifyPluginAsyncTypebox<{
       response: errorResponses(403, 404, 416),
     },
     handler: async (request, reply) => {
-      // On every answer of this route, errors included.
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('content-security-policy', DOWNLOAD_CSP);
-      reply.header('referrer-policy', 'no-referrer');
+      setLinkSafetyHeaders(reply);
       try {
         const download = await attachments.download(
           request.params.attachment_id,
@@ -163,7 +160,39 @@ export const attachmentContentRoutes: FastifyPluginAsyncTypebox<{
       }
     },
   });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/attachments/:attachment_id/preview',
+    schema: {
+      tags,
+      summary: "An image attachment's preview (WebP, at most 320×320), by signed expiring link",
+      description:
+        'The `preview_url` of an Attachment; served inline as image/webp with the same ' +
+        'nosniff and sandboxing CSP as the content link. A tampered or expired link (or the ' +
+        "content link's signature) is 403; an attachment without a preview is 404.",
+      params: AttachmentParams,
+      querystring: AttachmentContentQuery,
+      response: errorResponses(403, 404),
+    },
+    handler: async (request, reply) => {
+      setLinkSafetyHeaders(reply);
+      const preview = await attachments.preview(request.params.attachment_id, request.query, {
+        head: request.method === 'HEAD',
+      });
+      const raw = reply as FastifyReply;
+      raw.status(preview.status).headers(preview.headers);
+      return raw.send(preview.body ?? null);
+    },
+  });
 };
+
+/** On every answer of the signed-link routes, errors included. */
+function setLinkSafetyHeaders(reply: { header(name: string, value: string): unknown }): void {
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('content-security-policy', DOWNLOAD_CSP);
+  reply.header('referrer-policy', 'no-referrer');
+}
 
 /** Bytes of a refused upload read (and thrown away) so that the client can read the answer. */
 const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;

@@ -21,6 +21,10 @@ export const Attachment = Type.Object({
   size: Type.Integer(),
   width: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   height: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  /** Extension: a signed link to a WebP of at most 320×320, for images it could be made of. */
+  preview_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  preview_width: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  preview_height: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
 });
 export type Attachment = Static<typeof Attachment>;
 

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { accessChat, assertWritable } from '../chats/access.js';
 import type { Db } from '../db/database.js';
@@ -20,9 +20,18 @@ import {
   SNIFF_BYTES,
 } from './detect.js';
 import { cleanFilename, contentDisposition } from './filename.js';
-import type { AttachmentLinkSigner } from './links.js';
+import type { AttachmentLinkSigner, LinkPurpose } from './links.js';
 import { peekStream } from './peek.js';
 import { type AttachmentRow, toAttachment } from './present.js';
+import {
+  isPreviewable,
+  PREVIEW_MAX_BYTES,
+  PREVIEW_MAX_INPUT_BYTES,
+  PREVIEW_MIME_TYPE,
+  PreviewQueue,
+  readAll,
+  renderPreview,
+} from './preview.js';
 import {
   deleteUnattachedBefore,
   findAttachment,
@@ -35,6 +44,20 @@ import type { Attachment, AttachmentListQuery, AttachmentPage } from './schemas.
 export interface AttachmentServiceOptions {
   maxUploadBytes: number;
   logger: FastifyBaseLogger;
+  /** Make a small WebP preview of each raster image upload (default true). */
+  previews?: boolean;
+}
+
+/** A signed link's query, as it arrived. */
+export interface LinkQuery {
+  expires?: string | undefined;
+  signature?: string | undefined;
+}
+
+interface StoredPreview {
+  key: string;
+  width: number;
+  height: number;
 }
 
 /** One file part of an upload request, as the route hands it over. */
@@ -72,6 +95,7 @@ const SWEEP_BATCH = 100;
 export class AttachmentService {
   /** Object deletions still running, so that close (and tests) can wait for them. */
   readonly #pending = new Set<Promise<void>>();
+  readonly #previews = new PreviewQueue();
 
   constructor(
     private readonly db: Db,
@@ -90,7 +114,9 @@ export class AttachmentService {
    * Streams one file into storage: the first bytes decide the type, the rest flows through
    * with the size counted; nothing is held whole in memory. On any failure the object is gone
    * (the storage contract) and no row is written; the row is written only after the bytes are
-   * all in, and if that fails the bytes are deleted again.
+   * all in, and if that fails the bytes (and the preview, if one was made) are deleted again.
+   * A raster image gets its preview made from the stored copy before the row is written; not
+   * being able to make one never fails the upload.
    */
   async upload(userId: string, chatId: string, file: IncomingFile): Promise<Attachment> {
     const { maxUploadBytes } = this.options;
@@ -110,6 +136,7 @@ export class AttachmentService {
       if (error instanceof UploadTooLargeError) throw tooLarge(maxUploadBytes);
       throw error;
     }
+    let preview: StoredPreview | undefined;
     try {
       // Belt and braces: the parser's own limit is one byte above ours, so this never cuts a
       // file that storage accepted, but a cut file must never pass as whole.
@@ -118,6 +145,7 @@ export class AttachmentService {
         detected.contentType === 'image'
           ? imageDimensions(detected.mimeType, peeked.head)
           : undefined;
+      preview = await this.#makePreview(key, detected.mimeType, size, dimensions);
       const row: AttachmentRow = {
         id: newId(),
         chatId,
@@ -130,6 +158,9 @@ export class AttachmentService {
         size,
         width: dimensions?.width ?? null,
         height: dimensions?.height ?? null,
+        previewKey: preview?.key ?? null,
+        previewWidth: preview?.width ?? null,
+        previewHeight: preview?.height ?? null,
         uploaded: new Date(),
       };
       // The chat may have been deleted, or the uploader removed, while the bytes arrived.
@@ -137,10 +168,51 @@ export class AttachmentService {
       await insertAttachment(this.db, row);
       return toAttachment(row, this.links);
     } catch (error) {
-      await this.storage.delete(key).catch((deleteError: unknown) => {
-        this.options.logger.warn({ err: deleteError, key }, 'could not delete a rejected upload');
-      });
+      for (const stored of [key, preview?.key]) {
+        if (stored === undefined) continue;
+        await this.storage.delete(stored).catch((deleteError: unknown) => {
+          this.options.logger.warn(
+            { err: deleteError, key: stored },
+            'could not delete a rejected upload',
+          );
+        });
+      }
       throw error;
+    }
+  }
+
+  /**
+   * Reads the stored original back and stores a WebP preview of it under a key of its own.
+   * Undefined (logged) when it cannot be made: not an image we preview, too large, corrupt,
+   * too many pixels, or storage failing; the attachment then simply has no preview. If
+   * storing the preview fails, the storage contract leaves nothing behind.
+   */
+  async #makePreview(
+    key: string,
+    mimeType: string,
+    size: number,
+    dimensions: { width: number; height: number } | undefined,
+  ): Promise<StoredPreview | undefined> {
+    if (this.options.previews === false || !isPreviewable(mimeType, size, dimensions)) {
+      return undefined;
+    }
+    try {
+      return await this.#previews.run(async () => {
+        const original = await this.storage.get(key);
+        const rendered = await renderPreview(await readAll(original.body, PREVIEW_MAX_INPUT_BYTES));
+        const previewKey = createObjectKey();
+        await this.storage.put(previewKey, Readable.from([rendered.data]), {
+          contentType: PREVIEW_MIME_TYPE,
+          maxBytes: PREVIEW_MAX_BYTES,
+        });
+        return { key: previewKey, width: rendered.width, height: rendered.height };
+      });
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, key, mimeType, size },
+        'could not make a preview of an image; it has none',
+      );
+      return undefined;
     }
   }
 
@@ -178,18 +250,12 @@ export class AttachmentService {
    */
   async download(
     attachmentId: string,
-    link: { expires?: string | undefined; signature?: string | undefined },
+    link: LinkQuery,
     rangeHeader: string | undefined,
     options: { head: boolean; now?: number },
   ): Promise<Download> {
     const now = options.now ?? Date.now();
-    const expires = /^\d{1,15}$/.test(link.expires ?? '') ? Number(link.expires) : Number.NaN;
-    if (
-      link.signature === undefined ||
-      !this.links.verify(attachmentId, { expires, signature: link.signature }, now)
-    ) {
-      throw new ForbiddenError('The link is invalid or has expired', 'invalid_link');
-    }
+    const expires = this.#checkLink('content', attachmentId, link, now);
     const row = await findAttachment(this.db, attachmentId);
     if (!row) throw new NotFoundError('Attachment');
 
@@ -198,8 +264,7 @@ export class AttachmentService {
       'content-type': row.mimeType === 'text/plain' ? 'text/plain; charset=utf-8' : row.mimeType,
       'content-disposition': contentDisposition(inline ? 'inline' : 'attachment', row.filename),
       'accept-ranges': 'bytes',
-      // The link is the credential: caches may keep the bytes only as long as it is valid.
-      'cache-control': `private, max-age=${Math.max(0, expires - Math.floor(now / 1000))}`,
+      'cache-control': cacheControl(expires, now),
     };
     const requested = parseRange(rangeHeader, row.size);
     if (requested.kind === 'unsatisfiable') throw new RangeNotSatisfiableHttpError(row.size);
@@ -230,20 +295,67 @@ export class AttachmentService {
   }
 
   /**
+   * The preview image behind a signed preview link (a content link's signature is not valid
+   * here, nor the other way round). 404 when the attachment is gone or has no preview.
+   */
+  async preview(
+    attachmentId: string,
+    link: LinkQuery,
+    options: { head: boolean; now?: number },
+  ): Promise<Download> {
+    const now = options.now ?? Date.now();
+    const expires = this.#checkLink('preview', attachmentId, link, now);
+    const row = await findAttachment(this.db, attachmentId);
+    if (!row || row.previewKey === null) throw new NotFoundError('Preview');
+    const object = await this.storage.get(row.previewKey).catch((error: unknown) => {
+      throw error instanceof ObjectNotFoundError ? new NotFoundError('Preview') : error;
+    });
+    const headers: Record<string, string> = {
+      'content-type': PREVIEW_MIME_TYPE,
+      'content-disposition': contentDisposition('inline', previewFilename(row.filename)),
+      'content-length': String(object.size),
+      'cache-control': cacheControl(expires, now),
+    };
+    if (options.head) {
+      object.body.destroy();
+      return { status: 200, headers, body: undefined };
+    }
+    return { status: 200, headers, body: object.body };
+  }
+
+  /**
+   * The signature is checked before anything is looked up, so a forged link learns nothing
+   * (not even whether the attachment exists). Returns the link's expiry.
+   */
+  #checkLink(purpose: LinkPurpose, attachmentId: string, link: LinkQuery, now: number): number {
+    const expires = /^\d{1,15}$/.test(link.expires ?? '') ? Number(link.expires) : Number.NaN;
+    if (
+      link.signature === undefined ||
+      !this.links.verify(attachmentId, { expires, signature: link.signature }, now, purpose)
+    ) {
+      throw new ForbiddenError('The link is invalid or has expired', 'invalid_link');
+    }
+    return expires;
+  }
+
+  /**
    * Deletes the bytes of attachments whose rows are gone (their message was deleted). Runs
    * after the deleting transaction committed, in the background; a failure is logged and
    * leaves an object that no row points to.
    */
   releaseObjects(rows: AttachmentRow[]): void {
     for (const row of rows) {
-      const deletion = this.storage.delete(row.storageKey).catch((error: unknown) => {
-        this.options.logger.warn(
-          { err: error, attachmentId: row.id, key: row.storageKey },
-          'could not delete the bytes of a released attachment',
-        );
-      });
-      this.#pending.add(deletion);
-      void deletion.finally(() => this.#pending.delete(deletion));
+      for (const key of [row.storageKey, row.previewKey]) {
+        if (key === null) continue;
+        const deletion = this.storage.delete(key).catch((error: unknown) => {
+          this.options.logger.warn(
+            { err: error, attachmentId: row.id, key },
+            'could not delete the bytes of a released attachment',
+          );
+        });
+        this.#pending.add(deletion);
+        void deletion.finally(() => this.#pending.delete(deletion));
+      }
     }
   }
 
@@ -268,6 +380,17 @@ export class AttachmentService {
     await this.idle();
     return removed;
   }
+}
+
+/** The link is the credential: caches may keep the bytes only as long as it is valid. */
+function cacheControl(expires: number, now: number): string {
+  return `private, max-age=${Math.max(0, expires - Math.floor(now / 1000))}`;
+}
+
+/** `holiday.jpg` → `holiday.preview.webp`, so a saved preview is not taken for the original. */
+function previewFilename(filename: string): string {
+  const dot = filename.lastIndexOf('.');
+  return `${dot > 0 ? filename.slice(0, dot) : filename}.preview.webp`;
 }
 
 function tooLarge(maxUploadBytes: number): PayloadTooLargeError {

@@ -125,6 +125,10 @@ export const attachments = pgTable(
     size: bigint('size', { mode: 'number' }).notNull(),
     width: integer('width'),
     height: integer('height'),
+    /** The preview (a small WebP) of an image, when one could be made; its own object. */
+    previewKey: text('preview_key'),
+    previewWidth: integer('preview_width'),
+    previewHeight: integer('preview_height'),
     uploaded: ts('uploaded').notNull(),
   },
   (t) => [
