@@ -31,18 +31,32 @@ export class HttpError extends Error {
  * the generator's own cost per request must stay small next to the server's.
  */
 export class RestClient {
-  readonly agent: http.Agent;
+  #agent: http.Agent;
   readonly #host: string;
   readonly #port: number;
 
   constructor(
     readonly baseUrl: string,
-    maxSockets = 64,
+    readonly maxSockets = 64,
   ) {
     const url = new URL(baseUrl);
     this.#host = url.hostname;
     this.#port = Number(url.port);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    this.#agent = this.#newAgent();
+  }
+
+  #newAgent(): http.Agent {
+    const max = this.maxSockets;
+    return new http.Agent({ keepAlive: true, maxSockets: max, maxFreeSockets: max });
+  }
+
+  /**
+   * Drops every request still queued or in flight (they fail) and starts a fresh pool: a
+   * saturated step must not leave its backlog to the next one.
+   */
+  abortPending(): void {
+    this.#agent.destroy();
+    this.#agent = this.#newAgent();
   }
 
   request(
@@ -61,7 +75,7 @@ export class RestClient {
       }
       if (token !== undefined) headers.authorization = `Bearer ${token}`;
       const req = http.request(
-        { host: this.#host, port: this.#port, method, path, headers, agent: this.agent },
+        { host: this.#host, port: this.#port, method, path, headers, agent: this.#agent },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -97,7 +111,7 @@ export class RestClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.#agent.destroy();
   }
 }
 

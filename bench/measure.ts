@@ -120,9 +120,12 @@ export class GeneratorMonitor {
       saturated,
     };
     if (saturated) {
+      // High lag at low CPU means the core was taken by someone else (a shared machine).
+      const why =
+        cpuUtil > CPU_LIMIT ? 'saturated' : 'delayed (its core is shared with other processes)';
       health.warning =
-        `load generator saturated (event-loop lag p99 ${loopLagP99Ms} ms, ` +
-        `CPU ${Math.round(cpuUtil * 100)} % of its core): latencies of this step are an upper bound`;
+        `load generator ${why}: event-loop lag p99 ${loopLagP99Ms} ms, ` +
+        `CPU ${Math.round(cpuUtil * 100)} % of its core; latencies of this step are an upper bound`;
     }
     return health;
   }

@@ -242,9 +242,14 @@ async function messageStep(
   const perMessage = perK(resources, tracker.accepted);
   if (perMessage) result.cpuPer1kMessages = perMessage;
 
-  // Let stragglers finish before the next step, so steps do not overlap (bounded).
-  const settleUntil = Date.now() + 30_000;
+  // Let stragglers finish before the next step, so steps do not overlap (bounded): what is
+  // still queued after that is dropped.
+  const settleUntil = Date.now() + 20_000;
   while (outstanding > 0 && Date.now() < settleUntil) await sleep(50);
+  if (outstanding > 0) {
+    ctx.log(`  dropping ${outstanding} requests still unanswered`);
+    rest.abortPending();
+  }
   await sleep(300);
   return result;
 }
@@ -614,8 +619,11 @@ async function historyStep(
       },
     );
   });
-  const until = Date.now() + 30_000;
+  const until = Date.now() + 20_000;
   while (outstanding > 0 && Date.now() < until) await sleep(10);
+  const unanswered = outstanding;
+  const counted = { ok, errors };
+  if (outstanding > 0) ctx.rest.abortPending();
   const generator = monitor.stop();
   const resources = await window.stop();
   if (generator.warning) ctx.warn(`history ${rate}/s: ${generator.warning}`);
@@ -626,9 +634,9 @@ async function historyStep(
     offeredDeliveries: 0,
     sendSeconds: round(sendSeconds, 3),
     sent: loop.count,
-    accepted: ok,
-    sendErrors: errors,
-    unanswered: outstanding,
+    accepted: counted.ok,
+    sendErrors: counted.errors,
+    unanswered,
     errorsByStatus,
     achievedMsgs: round(ok / answeredWindow, 1),
     achievedDeliveries: 0,
