@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { currentLoad, rssBytes } from './procstat.js';
+import { coreTimes, currentLoad, rssBytes } from './procstat.js';
 import type { Target } from './targets.js';
 
 export interface ResourceUsage {
@@ -14,6 +14,21 @@ export interface ResourceUsage {
   serverRssMaxBytes: number;
   serverRssEndBytes: number;
   loadAverage: [number, number, number];
+  /**
+   * Share of the server's core used by processes other than the server and its database
+   * backends, and of the generator's core by anything but the generator (0..1): how much
+   * a shared machine got in the way. Undefined when nothing is pinned to a single core.
+   */
+  foreignOnServerCore?: number;
+  foreignOnGeneratorCore?: number;
+}
+
+/** The single CPUs the server and the generator are pinned to, when they are. */
+const pinnedCores: { server?: number; generator?: number } = {};
+
+export function setPinnedCores(server: number | undefined, generator: number | undefined): void {
+  if (server !== undefined) pinnedCores.server = server;
+  if (generator !== undefined) pinnedCores.generator = generator;
 }
 
 /**
@@ -26,6 +41,8 @@ export class ResourceWindow {
   #startedAt = 0;
   #rssMax = 0;
   #sampling: Promise<void> = Promise.resolve();
+  #cores = coreTimes();
+  #ownCpu = process.cpuUsage();
 
   constructor(private readonly target: Target) {}
 
@@ -38,6 +55,8 @@ export class ResourceWindow {
     await this.target.repin();
     await Promise.all(this.#accounts().map((a) => a.reset()));
     this.#startedAt = performance.now();
+    this.#cores = coreTimes();
+    this.#ownCpu = process.cpuUsage();
     this.#rssMax = rssBytes(this.target.pid) ?? 0;
     this.#timer = setInterval(() => {
       this.#sampling = this.#sample();
@@ -62,7 +81,28 @@ export class ResourceWindow {
     const t = this.target;
     const serverS = t.serverCpu.seconds;
     const rssEnd = rssBytes(t.pid) ?? 0;
+    const cores = coreTimes();
+    const own = process.cpuUsage(this.#ownCpu);
+    const busy = (core: number | undefined): number | undefined => {
+      if (core === undefined) return undefined;
+      const a = this.#cores.get(core);
+      const b = cores.get(core);
+      if (!a || !b || b.total <= a.total) return undefined;
+      return (b.busy - a.busy) / (b.total - a.total);
+    };
+    const serverBusy = busy(pinnedCores.server);
+    const generatorBusy = busy(pinnedCores.generator);
+    const ours = serverS + (t.dbCpu?.seconds ?? 0);
+    const foreign: Pick<ResourceUsage, 'foreignOnServerCore' | 'foreignOnGeneratorCore'> = {};
+    if (serverBusy !== undefined && wallS > 0) {
+      foreign.foreignOnServerCore = round(Math.max(0, serverBusy - ours / wallS), 3);
+    }
+    if (generatorBusy !== undefined && wallS > 0) {
+      const generatorS = (own.user + own.system) / 1e6;
+      foreign.foreignOnGeneratorCore = round(Math.max(0, generatorBusy - generatorS / wallS), 3);
+    }
     return {
+      ...foreign,
       wallS: round(wallS, 3),
       serverS: round(serverS, 3),
       dbS: round(t.dbCpu?.seconds ?? 0, 3),

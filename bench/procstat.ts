@@ -97,6 +97,27 @@ export class CpuAccount {
   }
 }
 
+/** Busy and total jiffies of each CPU since boot, from /proc/stat. */
+export function coreTimes(): Map<number, { busy: number; total: number }> {
+  const out = new Map<number, { busy: number; total: number }>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const match = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!match) continue;
+    const v = match[2]!.split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal (guest times are inside user/nice)
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    out.set(Number(match[1]), { busy: total - idle, total });
+  }
+  return out;
+}
+
 export interface MachineInfo {
   cpuModel: string;
   cores: number;

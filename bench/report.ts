@@ -1,4 +1,5 @@
 import type { LatencySummary } from './histogram.js';
+import type { ResourceUsage } from './measure.js';
 import type {
   BenchResult,
   ScenarioResult,
@@ -172,9 +173,18 @@ function stepTable(scenario: ScenarioResult): string[] {
   const acks = scenario.steps.some((s) => s.ack);
   const header = ['offered msgs/s', 'achieved msgs/s'];
   if (deliveries) header.push('offered deliv/s', 'achieved deliv/s');
-  if (deliveries) header.push('p50', 'p90', 'p99', 'p99.9', 'max (ms)', 'lost', 'dup', 'order');
+  if (deliveries) {
+    header.push('p50', 'p90', 'p99', 'p99.9', 'max (ms)', 'lost', 'dup', 'order', 'closed');
+  }
   if (acks) header.push('ack p50', 'ack p99', 'ack max (ms)');
-  header.push('errors', 'CPU-s/1k (server+db)', 'server core', 'RSS max MiB', 'gen lag p99 ms');
+  header.push(
+    'errors',
+    'CPU-s/1k (server+db)',
+    'server core',
+    'RSS max MiB',
+    'gen lag p99 ms',
+    'other load srv/gen core',
+  );
   lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => ' ---: ').join('|')}|`);
   for (const s of scenario.steps) {
     const row = [fmt(s.offered, 0), fmt(s.achievedMsgs, 0)];
@@ -185,6 +195,7 @@ function stepTable(scenario: ScenarioResult): string[] {
         fmt(s.counts?.lost, 0),
         fmt(s.counts?.duplicated, 0),
         fmt(s.counts?.outOfOrder, 0),
+        fmt(s.counts?.disconnects, 0),
       );
     }
     if (acks) row.push(fmt(s.ack?.p50), fmt(s.ack?.p99), fmt(s.ack?.max));
@@ -196,16 +207,24 @@ function stepTable(scenario: ScenarioResult): string[] {
       `${fmt(s.resources.serverUtil * 100, 0)} %`,
       fmt(s.resources.serverRssMaxBytes / MiB, 1),
       `${fmt(s.generator.loopLagP99Ms, 1)}${s.generator.saturated ? ' ⚠' : ''}`,
+      foreignCell(s.resources),
     );
     lines.push(`| ${row.join(' | ')} |`);
   }
   return lines;
 }
 
+/** How much of the server's and the generator's cores other processes took. */
+function foreignCell(r: ResourceUsage): string {
+  const pct = (x: number | undefined) => (x === undefined ? '–' : `${Math.round(x * 100)} %`);
+  const contended = (r.foreignOnServerCore ?? 0) > 0.2 || (r.foreignOnGeneratorCore ?? 0) > 0.2;
+  return `${pct(r.foreignOnServerCore)} / ${pct(r.foreignOnGeneratorCore)}${contended ? ' ⚠' : ''}`;
+}
+
 function historyTable(scenario: ScenarioResult): string[] {
   const lines = [
-    '| offered req/s | achieved req/s | newest p50 | newest p99 | newest max | deep p50 | deep p99 | deep max (ms) | errors | CPU-s/1k req (server+db) | server core |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| offered req/s | achieved req/s | newest p50 | newest p99 | newest max | deep p50 | deep p99 | deep max (ms) | errors | CPU-s/1k req (server+db) | server core | other load srv/gen core |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of scenario.steps) {
     const n = s.kinds?.newest;
@@ -213,7 +232,7 @@ function historyTable(scenario: ScenarioResult): string[] {
     lines.push(
       `| ${fmt(s.offered, 0)} | ${fmt(s.achievedMsgs, 0)} | ${fmt(n?.p50)} | ${fmt(n?.p99)} | ${fmt(n?.max)} | ` +
         `${fmt(d?.p50)} | ${fmt(d?.p99)} | ${fmt(d?.max)} | ${s.sendErrors + s.unanswered} | ` +
-        `${fmt(s.cpuPer1kMessages?.serverDb, 4)} | ${fmt(s.resources.serverUtil * 100, 0)} % |`,
+        `${fmt(s.cpuPer1kMessages?.serverDb, 4)} | ${fmt(s.resources.serverUtil * 100, 0)} % | ${foreignCell(s.resources)} |`,
     );
   }
   return lines;
@@ -427,12 +446,12 @@ export function markdownReport(result: BenchResult, chartFiles: Record<string, s
       if (s.idle) {
         const i = s.idle;
         lines.push(
-          '| sockets | failed | connect rate /s | connect p50 / p99 / max (ms) | RSS before → after (MiB) | KiB per socket | idle server CPU | sources |',
-          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+          '| sockets | failed | connect rate /s | connect p50 / p99 / max (ms) | RSS before → after (MiB) | KiB per socket | idle server CPU | sources | other load srv/gen core |',
+          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
           `| ${i.connected} / ${i.requested} | ${i.failed}${i.failed ? ` ${JSON.stringify(i.failures)}` : ''} | ${fmt(i.connectRate, 0)} | ` +
             `${fmt(i.connectLatency.p50)} / ${fmt(i.connectLatency.p99)} / ${fmt(i.connectLatency.max)} | ` +
             `${fmt(i.rssBeforeBytes / MiB, 1)} → ${fmt(i.rssAfterBytes / MiB, 1)} | ${fmt(i.rssPerSocketBytes / KiB)} | ` +
-            `${fmt(i.idleServerCpuPerS * 100, 2)} % of a core | ${i.sourceAddresses.join(', ')} |`,
+            `${fmt(i.idleServerCpuPerS * 100, 2)} % of a core | ${i.sourceAddresses.join(', ')} | ${foreignCell(i.resources)} |`,
         );
       } else if (key === 'history') {
         lines.push(...historyTable(s));
@@ -448,8 +467,9 @@ export function markdownReport(result: BenchResult, chartFiles: Record<string, s
     '',
     '- Open model: every message carries its intended send time; latencies run from it, so a server (or generator) that falls behind shows as latency, not as a lower send rate.',
     '- "CPU-s/1k" is CPU seconds of the server process plus its PostgreSQL backends per 1,000 deliveries (per 1,000 messages or requests where nothing is delivered); the bracket is the server alone. PostgreSQL\'s background writers and Redis are shared with other users of the machine and kept apart in the JSON (`all`).',
-    '- "gen lag" is the load generator\'s event-loop lag; ⚠ marks a step where the generator itself was saturated, so its latencies are an upper bound.',
-    '- "order" counts deliveries whose `seq` did not increase on their socket.',
+    '- "gen lag" is the load generator\'s event-loop lag; ⚠ marks a step where the generator itself was saturated or held up, so its latencies are an upper bound.',
+    "- \"other load\" is the share of the server's core (and of the generator's) that other processes of the machine took during the step; ⚠ above 20 %: the step measured the machine's contention as much as the service.",
+    '- "order" counts deliveries whose `seq` did not increase on their socket; "closed" counts subscriber sockets the server closed during the step.',
   );
   return `${lines.join('\n')}\n`;
 }

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RestClient } from './client.js';
+import { setPinnedCores } from './measure.js';
 import { cpusAllowed, currentLoad, machineInfo } from './procstat.js';
 import { loadProfile, type ScenarioName } from './profile.js';
 import { charts, evaluateTargets, markdownReport } from './report.js';
@@ -78,6 +79,8 @@ function planPinning(): { plan: PinPlan; generator: string; note?: string } {
   execFileSync('taskset', ['-a', '-p', '-c', generatorCpus, String(process.pid)], {
     stdio: 'ignore',
   });
+  const single = (list: string) => (/^\d+$/.test(list) ? Number(list) : undefined);
+  setPinnedCores(single(serverCpus), single(generatorCpus));
   return { plan: { serverCpus }, generator: cpusAllowed('self') ?? generatorCpus };
 }
 

@@ -142,6 +142,13 @@ async function subscribeAll(
       }
       tracker.onDelivery(index, d, at);
     });
+    subscriber.ws.on('close', () => {
+      // Sockets we close ourselves come after the last step; any other close is the server's.
+      const newest = Math.max(-1, ...trackers.keys());
+      const tracker = trackers.get(newest);
+      if (tracker && !tracker.closed) tracker.disconnects += 1;
+    });
+    subscriber.ws.on('error', () => undefined);
     subscribers.push(subscriber);
   }
   return subscribers;
@@ -261,6 +268,9 @@ function saturation(step: StepResult): string | undefined {
   if (step.achievedMsgs < step.offered * 0.5) {
     return `achieved ${step.achievedMsgs} of ${step.offered} msgs/s`;
   }
+  if (step.counts && step.counts.disconnects > 0) {
+    return `the server closed ${step.counts.disconnects} subscriber sockets at ${step.offered}/s`;
+  }
   if (step.counts && step.counts.expected > 0 && step.counts.lost > step.counts.expected * 0.5) {
     return `lost ${step.counts.lost} of ${step.counts.expected} deliveries at ${step.offered}/s`;
   }
@@ -302,12 +312,15 @@ export function describeStep(step: StepResult): string {
   }
   if (step.ack) parts.push(`ack p99 ${step.ack.p99} ms`);
   if (step.counts) parts.push(`lost ${step.counts.lost} dup ${step.counts.duplicated}`);
+  if (step.counts?.disconnects) parts.push(`${step.counts.disconnects} sockets closed by server`);
   if (step.sendErrors > 0) parts.push(`errors ${JSON.stringify(step.errorsByStatus)}`);
   const cpu = step.cpuPer1kDeliveries ?? step.cpuPer1kMessages;
   if (cpu) {
     parts.push(`cpu ${cpu.serverDb} s/1k ${step.cpuPer1kDeliveries ? 'deliveries' : 'msgs'}`);
   }
   parts.push(`server ${Math.round(step.resources.serverUtil * 100)} % core`);
+  const foreign = step.resources.foreignOnServerCore;
+  if (foreign !== undefined) parts.push(`others ${Math.round(foreign * 100)} % of its core`);
   if (step.generator.saturated) parts.push('GENERATOR SATURATED');
   return parts.join(', ');
 }

@@ -110,6 +110,8 @@ export interface DeliveryCounts {
   outOfOrder: number;
   /** Deliveries that arrived after the step had been closed (already counted as lost). */
   late: number;
+  /** Subscriber sockets the server closed during the step (their later deliveries are lost). */
+  disconnects: number;
 }
 
 /** What one load step saw: deliveries, their latency, and the acknowledgements of sends. */
@@ -124,6 +126,7 @@ export class StepTracker {
   duplicated = 0;
   outOfOrder = 0;
   late = 0;
+  disconnects = 0;
   sent = 0;
   accepted = 0;
   sendErrors = 0;
@@ -199,6 +202,7 @@ export class StepTracker {
       duplicated: this.duplicated,
       outOfOrder: this.outOfOrder,
       late: this.late,
+      disconnects: this.disconnects,
     };
   }
 

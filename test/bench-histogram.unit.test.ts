@@ -74,6 +74,7 @@ describe('bench: delivery tracking', () => {
       duplicated: 1,
       outOfOrder: 0,
       late: 1,
+      disconnects: 0,
     });
     expect(t.deliverySummary().max).toBe(3);
     expect(t.ack.summary().max).toBe(1);
@@ -148,7 +149,15 @@ describe('bench: targets and report', () => {
     achievedMsgs: offered,
     achievedDeliveries: offered * 100,
     latency: latency(p99),
-    counts: { expected: 1, delivered: 1, lost: 0, duplicated: 0, outOfOrder: 0, late: 0 },
+    counts: {
+      expected: 1,
+      delivered: 1,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+      late: 0,
+      disconnects: 0,
+    },
     sendLagP99Ms: 0.5,
     resources,
     cpuPer1kDeliveries: { server: 0.015, serverDb: 0.019, all: 0.02 },
