@@ -177,9 +177,11 @@ function stepTable(scenario: ScenarioResult): string[] {
     header.push('p50', 'p90', 'p99', 'p99.9', 'max (ms)', 'lost', 'dup', 'order', 'closed');
   }
   if (acks) header.push('ack p50', 'ack p99', 'ack max (ms)');
+  // Fanout costs per delivery; pairs per persisted message (each is delivered twice).
+  const perMessage = scenario.scenario !== 'fanout' || !deliveries;
   header.push(
     'errors',
-    'CPU-s/1k (server+db)',
+    `CPU-s/1k ${perMessage ? 'msgs' : 'deliveries'} (server+db)`,
     'server core',
     'RSS max MiB',
     'gen lag p99 ms',
@@ -199,7 +201,7 @@ function stepTable(scenario: ScenarioResult): string[] {
       );
     }
     if (acks) row.push(fmt(s.ack?.p50), fmt(s.ack?.p99), fmt(s.ack?.max));
-    const cpu = s.cpuPer1kDeliveries ?? s.cpuPer1kMessages;
+    const cpu = perMessage ? s.cpuPer1kMessages : s.cpuPer1kDeliveries;
     const errors = s.sendErrors + s.unanswered;
     row.push(
       errors === 0 ? '0' : `${errors} ${JSON.stringify(s.errorsByStatus)}`,

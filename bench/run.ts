@@ -173,7 +173,8 @@ async function main(): Promise<void> {
             pins: pinning.plan,
           })
         : await startService({
-            root,
+            // Another build of the server may be measured with the same harness.
+            root: process.env.BENCH_SERVER_ROOT ?? root,
             postgresAdminUrl,
             redisUrl,
             logFile,
