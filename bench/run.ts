@@ -160,6 +160,8 @@ async function main(): Promise<void> {
     2,
     profile.scenarios.includes('fanout') ? profile.fanout.members : 0,
     profile.scenarios.includes('pairs') ? profile.pairs.chats * 2 : 0,
+    // Idle sockets belong to many users, not a handful each holding thousands.
+    profile.scenarios.includes('idle') ? Math.min(profile.idle.sockets, 100) : 0,
   );
 
   for (const kind of profile.targets) {
