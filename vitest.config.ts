@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // Every data test runs twice: on the embedded database (PGlite) and on a real PostgreSQL
 // server, because race bugs only show on the latter. Tests that touch no database
-// (`*.unit.test.ts`) run once.
+// (`*.unit.test.ts`) run once; `*.pg.test.ts` run on PostgreSQL only.
 const postgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const servicesRequired = process.env.REQUIRE_SERVICES === '1';
@@ -30,6 +30,8 @@ if (!withPostgres) {
 
 const dataTests = ['test/**/*.test.ts'];
 const unitTests = ['test/**/*.unit.test.ts'];
+// Real server processes and outages of a real PostgreSQL: meaningful on PostgreSQL only.
+const postgresOnlyTests = ['test/**/*.pg.test.ts'];
 
 export default defineConfig({
   test: {
@@ -46,7 +48,7 @@ export default defineConfig({
         test: {
           name: 'pglite',
           include: dataTests,
-          exclude: unitTests,
+          exclude: [...unitTests, ...postgresOnlyTests],
           env: { TEST_DB: 'pglite' },
         },
       },

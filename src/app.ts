@@ -4,31 +4,67 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AttachmentLinkSigner } from './attachments/links.js';
+import { attachmentContentRoutes, attachmentRoutes } from './attachments/routes.js';
+import { AttachmentService } from './attachments/service.js';
+import { UnattachedUploadSweeper } from './attachments/sweeper.js';
 import { requireAuthentication } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
+import type { Broker } from './broker/broker.js';
 import { chatRoutes } from './chats/routes.js';
 import { ChatService } from './chats/service.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { registerErrorHandler } from './http/error-handler.js';
+import { handleFrameworkError, registerErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
+import { registerJsonParser } from './http/json-body.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { registerWebClient } from './http/web-client.js';
 import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
 import type { EventPublisher } from './realtime/events.js';
+import { ChangeFeed } from './realtime/feed.js';
+import { registerRealtimeGateway } from './realtime/gateway.js';
+import { RealtimeHub } from './realtime/hub.js';
+import { BrokerEventPublisher } from './realtime/publisher.js';
+import type { ObjectStorage } from './storage/object-storage.js';
+import { userExists } from './users/queries.js';
 import { publicUserRoutes, userRoutes } from './users/routes.js';
 import { UserService } from './users/service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The attachment service, its sweeper and storage (for tests and operations). */
+    attachments: {
+      service: AttachmentService;
+      sweeper: UnattachedUploadSweeper;
+      storage: ObjectStorage;
+    };
+  }
+}
 
 export interface AppDeps {
   database: Database;
   /** Signs access tokens and (through a derived key) attachment links. */
   jwtSecret: string;
-  events: EventPublisher;
+  /**
+   * Fan-out between nodes (in-process or Redis). The app publishes committed events to it
+   * and delivers what it receives to its WebSocket subscribers; the caller owns it and
+   * closes it after the app.
+   */
+  broker: Broker;
+  /** Also sees every published event, synchronously (tests, metrics). */
+  eventObserver?: EventPublisher;
+  /** Where attachment bytes live; the caller owns it and closes it after the app. */
+  storage: ObjectStorage;
 }
 
-const ATTACHMENT_LINK_TTL_SECONDS = 3600;
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The node's real-time hub (stats for tests and metrics). */
+    realtime: RealtimeHub;
+  }
+}
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -41,13 +77,26 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     bodyLimit: 1_048_576,
     ajv: { customOptions: { coerceTypes: false } },
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Every body this API takes is JSON (uploads add multipart where they need it). Fastify's
+  // built-in text/plain parser would hand a JSON-looking text body to validation as a string
+  // (a 422) instead of refusing the content type (415).
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(createValidatorCompiler());
   registerErrorHandler(app);
   app.decorateRequest('userId', '');
+  registerJsonParser(app);
+  // Graceful shutdown: requests in flight when closing starts finish, and their connections
+  // close after the answer instead of idling on keep-alive (which would hold up the exit).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   await app.register(swagger, {
@@ -67,21 +116,55 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const { db } = deps.database;
-  const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds);
-  const links = new AttachmentLinkSigner(deps.jwtSecret, ATTACHMENT_LINK_TTL_SECONDS);
+  const tokens = new TokenService(deps.jwtSecret, config.tokenTtlSeconds, (userId) =>
+    userExists(db, userId),
+  );
+  const links = new AttachmentLinkSigner(deps.jwtSecret, config.attachmentUrlTtlSeconds);
+  const { storage } = deps;
+  const attachments = new AttachmentService(db, storage, links, {
+    maxUploadBytes: config.maxUploadBytes,
+    logger: app.log,
+  });
+  const sweeper = new UnattachedUploadSweeper(attachments, {
+    graceSeconds: config.attachmentGraceSeconds,
+    intervalSeconds: config.attachmentSweepIntervalSeconds,
+    logger: app.log,
+  });
   const users = new UserService(db, tokens);
-  const chats = new ChatService(db, deps.events);
-  const messages = new MessageService(db, deps.events, links);
+  const events = new BrokerEventPublisher(deps.broker, app.log, deps.eventObserver);
+  const chats = new ChatService(db, events);
+  const messages = new MessageService(db, events, links, (released) =>
+    attachments.releaseObjects(released),
+  );
+  const feed = new ChangeFeed(db, messages, chats);
+  const hub = new RealtimeHub(deps.broker, feed, config.ws, app.log);
+  app.decorate('realtime', hub);
+  app.decorate('attachments', { service: attachments, sweeper, storage });
+  app.addHook('onReady', async () => sweeper.start());
+  app.addHook('onClose', async () => {
+    await sweeper.stop();
+    await attachments.idle();
+  });
 
   await app.register(healthRoutes, {
-    checks: [{ name: 'database', check: () => deps.database.check() }],
+    checks: [
+      { name: 'database', check: () => deps.database.check() },
+      { name: 'broker', check: () => deps.broker.check() },
+      { name: 'storage', check: () => storage.check() },
+    ],
   });
+  await registerRealtimeGateway(app, { hub, feed, tokens, settings: config.ws });
   await app.register(publicUserRoutes, { users, tokens });
+  await app.register(attachmentContentRoutes, { attachments });
   await app.register(async (authenticated) => {
     requireAuthentication(authenticated, tokens);
     await authenticated.register(userRoutes, { users, tokens });
     await authenticated.register(chatRoutes, { chats });
     await authenticated.register(messageRoutes, { messages });
+    await authenticated.register(attachmentRoutes, {
+      attachments,
+      maxUploadBytes: config.maxUploadBytes,
+    });
   });
 
   await registerWebClient(app);

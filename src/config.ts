@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { type StorageConfig, storageConfigFromEnv } from './storage/create-storage.js';
 
 export interface Config {
   host: string;
@@ -13,6 +14,33 @@ export interface Config {
   tokenTtlSeconds: number;
   maxUploadBytes: number;
   logLevel: string;
+  /** Where attachment bytes live (STORAGE, S3_*); see docs/storage.md. */
+  storage: StorageConfig;
+  /** Lifetime of a signed attachment link (ATTACHMENT_URL_TTL_SECONDS). */
+  attachmentUrlTtlSeconds: number;
+  /** Uploads no message claimed within this time are deleted (ATTACHMENT_GRACE_SECONDS). */
+  attachmentGraceSeconds: number;
+  /** How often the unattached-upload sweeper runs (ATTACHMENT_SWEEP_INTERVAL_SECONDS). */
+  attachmentSweepIntervalSeconds: number;
+  /** Redis channel prefix (`<prefix>:events`), so several deployments can share one Redis. */
+  redisChannelPrefix: string;
+  /** WebSocket `/subscriptions` settings (docs/protocol.md). */
+  ws: WsConfig;
+}
+
+export interface WsConfig {
+  /** Largest client frame accepted; a longer one closes the connection with 1009. */
+  maxFrameBytes: number;
+  /** Interval of protocol-level pings; a connection that missed the previous pong is dropped. 0 disables. */
+  pingIntervalMs: number;
+  /** Per-connection bound of bytes waiting to be written; a live event beyond it closes with 4008. */
+  sendQueueBytes: number;
+  /** Browser origins allowed to connect; undefined allows every origin. */
+  allowedOrigins: string[] | undefined;
+  /** How long a fresh connection holds live events back waiting for a `resume`. 0 disables. */
+  resumeHoldMs: number;
+  /** Negotiate permessage-deflate (off by default: it costs memory and CPU per connection). */
+  perMessageDeflate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +86,51 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function origins(env: Env, name: string): string[] | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const list = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of list) {
+    let parsed: URL;
+    try {
+      parsed = new URL(item);
+    } catch {
+      throw new ConfigError(name, `has an entry that is not an origin: "${item}"`);
+    }
+    if (parsed.origin === 'null' || parsed.origin !== item.replace(/\/$/, '').toLowerCase()) {
+      throw new ConfigError(
+        name,
+        `entries must be origins like https://chat.example.com, got "${item}"`,
+      );
+    }
+  }
+  return list.map((item) => new URL(item).origin);
+}
+
+/** storageConfigFromEnv names the variable in its message; keep that message as it is. */
+function storage(env: Env, dataDir: string): StorageConfig {
+  try {
+    return storageConfigFromEnv(env, dataDir);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const variable = /\b(STORAGE|S3_[A-Z_]+)\b/.exec(message)?.[1] ?? 'STORAGE';
+    const configError = new ConfigError(variable, message);
+    configError.message = `Invalid configuration: ${message}`;
+    throw configError;
+  }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Reads and validates the whole configuration once; a bad value names its variable. */
@@ -79,15 +152,51 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const dataDir = path.resolve(optional(env, 'DATA_DIR') ?? './data');
   return {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     port: integer(env, 'PORT', 8000, 0, 65535),
-    dataDir: path.resolve(optional(env, 'DATA_DIR') ?? './data'),
+    dataDir,
     databaseUrl,
     redisUrl,
     jwtSecret,
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 86_400, 60, 31_536_000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 26_214_400, 1, 10 * 1024 ** 3),
     logLevel,
+    redisChannelPrefix: channelPrefix(env),
+    ws: {
+      maxFrameBytes: integer(env, 'WS_MAX_FRAME_BYTES', 65_536, 1024, 16 * 1024 ** 2),
+      pingIntervalMs: pingInterval(env),
+      sendQueueBytes: integer(env, 'WS_SEND_QUEUE_BYTES', 1024 ** 2, 16 * 1024, 1024 ** 3),
+      allowedOrigins: origins(env, 'WS_ALLOWED_ORIGINS'),
+      resumeHoldMs: integer(env, 'WS_RESUME_HOLD_MS', 250, 0, 10_000),
+      perMessageDeflate: boolean(env, 'WS_PERMESSAGE_DEFLATE', false),
+    },
+    storage: storage(env, dataDir),
+    attachmentUrlTtlSeconds: integer(env, 'ATTACHMENT_URL_TTL_SECONDS', 3600, 10, 604_800),
+    attachmentGraceSeconds: integer(env, 'ATTACHMENT_GRACE_SECONDS', 86_400, 60, 31_536_000),
+    attachmentSweepIntervalSeconds: integer(
+      env,
+      'ATTACHMENT_SWEEP_INTERVAL_SECONDS',
+      900,
+      10,
+      86_400,
+    ),
   };
+}
+
+function channelPrefix(env: Env): string {
+  const value = optional(env, 'REDIS_CHANNEL_PREFIX') ?? 'messenger';
+  if (!/^[\w.:-]{1,100}$/.test(value)) {
+    throw new ConfigError('REDIS_CHANNEL_PREFIX', 'must be 1..100 of [A-Za-z0-9_.:-]');
+  }
+  return value;
+}
+
+function pingInterval(env: Env): number {
+  const value = integer(env, 'WS_PING_INTERVAL_MS', 30_000, 0, 3_600_000);
+  if (value !== 0 && value < 50) {
+    throw new ConfigError('WS_PING_INTERVAL_MS', `must be 0 (off) or at least 50, got ${value}`);
+  }
+  return value;
 }

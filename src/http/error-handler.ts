@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 
 interface ErrorBody {
@@ -53,6 +54,16 @@ export function registerErrorHandler(app: FastifyInstance): void {
         error: { code: clientErrorCode(error, status), message: error.message },
       });
     }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('Retry-After', '1');
+      return send(reply, 503, {
+        error: {
+          code: 'database_unavailable',
+          message: 'The database is unavailable; retry shortly',
+        },
+      });
+    }
     request.log.error({ err: error }, 'request failed');
     return send(reply, 500, {
       error: { code: 'internal_error', message: 'Something went wrong on our side' },
@@ -67,6 +78,27 @@ export function registerErrorHandler(app: FastifyInstance): void {
       },
     }),
   );
+}
+
+/**
+ * Errors the router raises before any route, hook or error handler runs: a path parameter
+ * longer than the router accepts (Fastify's own answer is a 414 in its own shape) or one whose
+ * percent-encoding is broken (a 400). Either way the path names no resource, like any other
+ * id that cannot exist, so the answer is the contract's 404.
+ */
+export function handleFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || error.code === 'FST_ERR_BAD_URL') {
+    send(reply, 404, { error: { code: 'not_found', message: 'Resource not found' } });
+    return;
+  }
+  request.log.error({ err: error }, 'routing failed');
+  send(reply, 500, {
+    error: { code: 'internal_error', message: 'Something went wrong on our side' },
+  });
 }
 
 function clientErrorCode(error: FastifyError, status: number): string {

@@ -1,7 +1,15 @@
 import { Type } from 'typebox';
 
-/** Identifiers are UUIDv7 strings; they are opaque to clients. */
-export const Id = Type.String({ format: 'uuid' });
+/**
+ * Identifiers are UUIDv7 strings; they are opaque to clients, so only the exact spelling we
+ * issue names a resource. Ajv's `uuid` format alone also admits a `urn:uuid:` prefix, which
+ * PostgreSQL's uuid type cannot parse (a 500), and upper case, which it would match to a
+ * differently spelled id; the pattern admits only the lower-case canonical form.
+ */
+export const Id = Type.String({
+  format: 'uuid',
+  pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+});
 
 /** RFC 3339 UTC with milliseconds, e.g. 2026-11-25T08:56:31.123Z. */
 export const Timestamp = Type.String({ format: 'date-time' });

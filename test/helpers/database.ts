@@ -34,8 +34,19 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
  * A fresh, migrated database for one test file: an in-memory PGlite, or a new database on the
  * local PostgreSQL server (dropped afterwards) when the suite runs with TEST_DB=postgres.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  if (testBackend() === 'pglite') {
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createScratchDatabase(testBackend());
+}
+
+/**
+ * A fresh, migrated, throw-away database on the given backend (also for scripts/). `connect`
+ * may rewrite the URL the app connects through (e.g. via a proxy that a test cuts).
+ */
+export async function createScratchDatabase(
+  backend: TestBackend,
+  connect: (url: string) => string = (url) => url,
+): Promise<TestDatabase> {
+  if (backend === 'pglite') {
     const database = await openDatabase({ kind: 'pglite' });
     await migrate(database.db);
     return { database, url: undefined, drop: () => database.close() };
@@ -44,7 +55,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin((client) => client.query(`create database ${name}`));
   const url = new URL(postgresAdminUrl());
   url.pathname = `/${name}`;
-  const database = await openDatabase({ kind: 'postgres', url: url.toString(), poolSize: 20 });
+  const database = await openDatabase({
+    kind: 'postgres',
+    url: connect(url.toString()),
+    poolSize: 20,
+  });
   await migrate(database.db);
   return {
     database,
