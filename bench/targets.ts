@@ -178,7 +178,11 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     LOG_LEVEL: options.logLevel,
     ...options.env,
   };
-  if (options.redisUrl) env.REDIS_URL = options.redisUrl;
+  if (options.redisUrl) {
+    env.REDIS_URL = options.redisUrl;
+    // Redis is shared with whatever else runs here: keep our events on channels of our own.
+    env.REDIS_CHANNEL_PREFIX ??= database;
+  }
   const child = spawnPinned(
     process.execPath,
     [path.join(options.root, 'dist', 'server.js')],
