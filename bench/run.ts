@@ -251,8 +251,19 @@ async function main(): Promise<void> {
     checks: [],
     warnings,
   };
-  result.checks = evaluateTargets(result);
+  writeResults(result, stamp);
+  log('targets:');
+  for (const c of result.checks)
+    log(`  [${c.verdict}] ${c.target}: ${c.measured} (goal ${c.goal})`);
+  log(`wrote bench/results/${stamp}.json and .md (and latest.*)`);
+  clearTimeout(watchdog);
+  // Keep-alive sockets and timers of the generator must not hold the process open.
+  process.exit(0);
+}
 
+/** Writes <stamp>.json/.md, the charts and latest.*, and the block in docs/benchmarks.md. */
+function writeResults(result: BenchResult, stamp: string): void {
+  result.checks = evaluateTargets(result);
   const svgs = charts(result);
   const chartFiles: Record<string, string> = {};
   for (const [name, svg] of Object.entries(svgs)) {
@@ -268,17 +279,19 @@ async function main(): Promise<void> {
   writeFileSync(path.join(resultsDir, `${stamp}.md`), markdownReport(result, stampedCharts));
   writeFileSync(path.join(resultsDir, 'latest.md'), markdownReport(result, chartFiles));
   updateDocs(result, 'latest.md');
-
-  log('targets:');
-  for (const c of result.checks)
-    log(`  [${c.verdict}] ${c.target}: ${c.measured} (goal ${c.goal})`);
-  log(`wrote bench/results/${stamp}.json and .md (and latest.*)`);
-  clearTimeout(watchdog);
-  // Keep-alive sockets and timers of the generator must not hold the process open.
-  process.exit(0);
 }
 
-main().catch((error: unknown) => {
-  console.error('bench failed:', error);
-  process.exit(1);
-});
+// `node bench/.out/run.js --report bench/results/<stamp>.json` redraws a run's report, charts
+// and verdicts from its JSON (after a change to the report code) without measuring again.
+if (process.argv[2] === '--report') {
+  const file = process.argv[3];
+  if (!file) throw new Error('usage: run.js --report <result.json>');
+  const result = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+  writeResults(result, path.basename(file, '.json'));
+  log(`rewrote the report of ${file}`);
+} else {
+  main().catch((error: unknown) => {
+    console.error('bench failed:', error);
+    process.exit(1);
+  });
+}
