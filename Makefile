@@ -58,5 +58,11 @@ docker-down: ## Stop the stack (volumes are kept)
 compose-check: ## Validate docker-compose.yml with a real compose implementation
 	JWT_SECRET=validation-only-secret-0123456789abcdef $(COMPOSE) -f docker-compose.yml config -q
 
+.PHONY: bench
+bench: ## Benchmarks: the service (PostgreSQL + Redis) against a bare ws relay; BENCH_PROFILE=quick|full; writes bench/results/
+	$(NPM) run build
+	npx tsc -p bench/tsconfig.json
+	node bench/.out/run.js
+
 clean:
 	rm -rf dist web/dist
