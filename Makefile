@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: install build run dev watch pre-commit test lint format typecheck docker-up docker-down compose-check clean
+.PHONY: install build run dev watch pre-commit test lint format typecheck docker-up docker-down compose-check dockerfile-check cluster cluster-test clean
 
 install: ## Install dependencies and build the server (and the web client when present)
 	$(NPM) ci --no-audit --no-fund
@@ -63,6 +63,18 @@ bench: ## Benchmarks: the service (PostgreSQL + Redis) against a bare ws relay; 
 	$(NPM) run build
 	npx tsc -p bench/tsconfig.json
 	node bench/.out/run.js
+
+dockerfile-check: ## Lint the Dockerfile: hadolint when installed, and the structural check always
+	@if command -v hadolint >/dev/null 2>&1; then hadolint Dockerfile; else echo "hadolint not installed (not in Debian 12): structural check only"; fi
+	npx tsx scripts/check-dockerfile.ts
+
+# The compose topology without containers: two nodes on loopback against the local
+# PostgreSQL (a fresh database) and Redis, behind Debian's nginx with deploy/nginx.conf.
+cluster: ## Run two nodes behind nginx on http://127.0.0.1:$${CLUSTER_PORT:-8080} (Ctrl-C stops)
+	npx tsx scripts/cluster.ts
+
+cluster-test: ## The cluster test alone: REST and WebSocket through nginx, a node killed mid-stream
+	npx vitest run --project postgres test/cluster.pg.test.ts
 
 clean:
 	rm -rf dist web/dist

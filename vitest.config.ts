@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
+import { findNginx } from './scripts/lib/cluster.js';
 
 // Every data test runs twice: on the embedded database (PGlite) and on a real PostgreSQL
 // server, because race bugs only show on the latter. Tests that touch no database
@@ -23,9 +24,22 @@ async function postgresReachable(): Promise<boolean> {
 
 const withPostgres = await postgresReachable();
 if (!withPostgres) {
-  const banner = `PostgreSQL is not reachable at ${postgresUrl}: the PostgreSQL suites will NOT run`;
-  if (servicesRequired) throw new Error(`${banner} (REQUIRE_SERVICES=1)`);
-  console.warn(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n`);
+  const text = `PostgreSQL is not reachable at ${postgresUrl}: the PostgreSQL suites will NOT run`;
+  if (servicesRequired) throw new Error(`${text} (REQUIRE_SERVICES=1)`);
+  banner(text);
+}
+
+function banner(text: string): void {
+  console.warn(`\n${'!'.repeat(text.length)}\n${text}\n${'!'.repeat(text.length)}\n`);
+}
+
+// `make cluster`'s test needs Debian's nginx (.ci/run installs it).
+const clusterTests = ['test/cluster.pg.test.ts'];
+const withNginx = findNginx() !== undefined;
+if (!withNginx && withPostgres) {
+  const text = 'nginx is not installed: the cluster test (test/cluster.pg.test.ts) will NOT run';
+  if (servicesRequired) throw new Error(`${text} (REQUIRE_SERVICES=1; apt-get install nginx)`);
+  banner(text);
 }
 
 const dataTests = ['test/**/*.test.ts'];
@@ -59,7 +73,7 @@ export default defineConfig({
               test: {
                 name: 'postgres',
                 include: dataTests,
-                exclude: unitTests,
+                exclude: withNginx ? unitTests : [...unitTests, ...clusterTests],
                 env: { TEST_DB: 'postgres' },
               },
             },

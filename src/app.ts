@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { AttachmentLinkSigner } from './attachments/links.js';
 import { attachmentContentRoutes, attachmentRoutes } from './attachments/routes.js';
 import { AttachmentService } from './attachments/service.js';
@@ -22,6 +23,15 @@ import { registerWebClient } from './http/web-client.js';
 import { messageRoutes } from './messages/routes.js';
 import { MessageService } from './messages/service.js';
 import { loggerOptions } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { registerMetrics } from './observability/metrics-routes.js';
+import { RequestLimits } from './rate-limit/limits.js';
+import {
+  MemoryRateLimitStore,
+  RateLimiter,
+  type RateLimitStore,
+  RedisRateLimitStore,
+} from './rate-limit/rate-limiter.js';
 import type { EventPublisher } from './realtime/events.js';
 import { ChangeFeed } from './realtime/feed.js';
 import { registerRealtimeGateway } from './realtime/gateway.js';
@@ -57,13 +67,58 @@ export interface AppDeps {
   eventObserver?: EventPublisher;
   /** Where attachment bytes live; the caller owns it and closes it after the app. */
   storage: ObjectStorage;
+  /**
+   * Where rate-limit counters live; the caller owns it. Default: the app's own Redis
+   * connection when REDIS_URL is set (limits shared by every node), else in memory.
+   */
+  rateLimitStore?: RateLimitStore;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The node's real-time hub (stats for tests and metrics). */
     realtime: RealtimeHub;
+    /** This app's own metrics registry (served at /metrics). */
+    metrics: Metrics;
   }
+}
+
+/** Trusts the nearest `hops` proxies (the last entries of X-Forwarded-For). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
+/** How long start-up waits for the rate-limit Redis before going on (limits then fail open). */
+const RATE_LIMIT_REDIS_CONNECT_MS = 3_000;
+
+function createRateLimitStore(config: Config): {
+  store: RateLimitStore;
+  connect?: () => Promise<void>;
+} {
+  if (config.redisUrl === undefined) return { store: new MemoryRateLimitStore() };
+  // Fails fast while Redis is down (no offline queue) so a limit check never holds a request.
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 1_000,
+    connectTimeout: 5_000,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
+  });
+  redis.on('error', () => undefined);
+  return {
+    store: new RedisRateLimitStore(redis, `${config.redisChannelPrefix}:rl:`),
+    connect: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        redis.connect().catch(() => undefined),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, RATE_LIMIT_REDIS_CONNECT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -76,6 +131,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         : randomUUID();
     },
     bodyLimit: 1_048_576,
+    // request.ip is the client's address: behind a proxy only with TRUST_PROXY.
+    trustProxy:
+      typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     ajv: { customOptions: { coerceTypes: false } },
     frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -140,6 +198,35 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const feed = new ChangeFeed(db, messages, chats);
   const hub = new RealtimeHub(deps.broker, feed, config.ws, app.log);
   app.decorate('realtime', hub);
+
+  const metrics = new Metrics();
+  app.decorate('metrics', metrics);
+  registerMetrics(app, {
+    metrics,
+    hub,
+    broker: deps.broker,
+    database: deps.database,
+    token: config.metricsToken,
+  });
+  app.addHook('onClose', async () => metrics.close());
+
+  let limits: RequestLimits | undefined;
+  if (config.rateLimits !== undefined) {
+    const owned = deps.rateLimitStore === undefined ? createRateLimitStore(config) : undefined;
+    const store = deps.rateLimitStore ?? owned!.store;
+    let lastWarning = 0;
+    const limiter = new RateLimiter(store, (error) => {
+      metrics.rateLimitStoreErrors.inc();
+      if (Date.now() - lastWarning < 10_000) return;
+      lastWarning = Date.now();
+      app.log.warn({ err: error }, 'rate-limit store failed; letting requests through');
+    });
+    limits = new RequestLimits(limiter, config.rateLimits, {
+      limited: (name) => metrics.rateLimited.inc({ limit: name }),
+    });
+    if (owned?.connect) app.addHook('onReady', owned.connect);
+    if (owned) app.addHook('onClose', async () => limiter.close());
+  }
   app.decorate('attachments', { service: attachments, sweeper, storage });
   app.addHook('onReady', async () => sweeper.start());
   app.addHook('onClose', async () => {
@@ -155,16 +242,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ],
   });
   await registerRealtimeGateway(app, { hub, feed, tokens, settings: config.ws });
-  await app.register(publicUserRoutes, { users, tokens });
+  await app.register(publicUserRoutes, { users, tokens, limits });
   await app.register(attachmentContentRoutes, { attachments });
   await app.register(async (authenticated) => {
     requireAuthentication(authenticated, tokens);
-    await authenticated.register(userRoutes, { users, tokens });
+    await authenticated.register(userRoutes, { users, tokens, limits });
     await authenticated.register(chatRoutes, { chats });
-    await authenticated.register(messageRoutes, { messages });
+    await authenticated.register(messageRoutes, { messages, limits });
     await authenticated.register(attachmentRoutes, {
       attachments,
       maxUploadBytes: config.maxUploadBytes,
+      limits,
     });
   });
 

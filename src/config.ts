@@ -1,4 +1,11 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
+import {
+  DEFAULT_RATE_LIMITS,
+  type RateLimitName,
+  type RateLimitRule,
+  type RateLimitsConfig,
+} from './rate-limit/limits.js';
 import { type StorageConfig, storageConfigFromEnv } from './storage/create-storage.js';
 
 export interface Config {
@@ -28,6 +35,23 @@ export interface Config {
   redisChannelPrefix: string;
   /** WebSocket `/subscriptions` settings (docs/protocol.md). */
   ws: WsConfig;
+  /** PostgreSQL pool settings (ignored with the embedded database). */
+  database: DatabasePoolConfig;
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client address (TRUST_PROXY):
+   * false (none: the peer address is the client), true (any), a hop count, or addresses/CIDRs.
+   */
+  trustProxy: boolean | number | string[];
+  /** Request limits (RATE_LIMIT_*); undefined when RATE_LIMITS=off. */
+  rateLimits: RateLimitsConfig | undefined;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <this>` (METRICS_TOKEN). */
+  metricsToken: string | undefined;
+}
+
+export interface DatabasePoolConfig {
+  poolSize: number;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
 }
 
 export interface WsConfig {
@@ -88,12 +112,19 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
-function boolean(env: Env, name: string, fallback: boolean): boolean {
+function boolean(
+  env: Env,
+  name: string,
+  fallback: boolean,
+  yes: string[] = [],
+  no: string[] = [],
+): boolean {
   const raw = optional(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+  if (raw === 'true' || raw === '1' || yes.includes(raw)) return true;
+  if (raw === 'false' || raw === '0' || no.includes(raw)) return false;
+  const words = ['true', 'false', ...yes, ...no].join(', ');
+  throw new ConfigError(name, `must be one of ${words}, got "${raw}"`);
 }
 
 function origins(env: Env, name: string): string[] | undefined {
@@ -185,7 +216,94 @@ export function loadConfig(env: Env = process.env): Config {
       86_400,
     ),
     attachmentPreviews: boolean(env, 'ATTACHMENT_PREVIEWS', true),
+    database: {
+      poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+      connectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+      queryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    },
+    trustProxy: trustProxy(env),
+    rateLimits: rateLimits(env),
+    metricsToken: metricsToken(env),
   };
+}
+
+function metricsToken(env: Env): string | undefined {
+  const value = optional(env, 'METRICS_TOKEN');
+  if (value !== undefined && value.length < 16) {
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  }
+  return value;
+}
+
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = optional(env, 'TRUST_PROXY');
+  if (raw === undefined) return false;
+  const lower = raw.toLowerCase();
+  if (lower === 'false' || lower === '0') return false;
+  if (lower === 'true') return true;
+  if (/^\d+$/.test(raw)) return integer(env, 'TRUST_PROXY', 0, 0, 100);
+  const list = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const item of list) {
+    const [address, bits, extra] = item.split('/');
+    const family = isIP(address ?? '');
+    const bitsOk =
+      bits === undefined ||
+      (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32) && extra === undefined);
+    if (family === 0 || !bitsOk) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `must be true, false, a hop count or addresses/CIDRs like 10.0.0.0/8, got "${item}"`,
+      );
+    }
+  }
+  return list;
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `<count>/<window>` (`20/1h`, `5/15m`, `120/60s`) or `off`; a bare count keeps the window. */
+function rateLimitRule(
+  env: Env,
+  name: string,
+  fallback: RateLimitRule | undefined,
+): RateLimitRule | undefined {
+  const raw = optional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'off') return undefined;
+  const match = /^(\d+)(?:\/(\d+)(ms|s|m|h|d))?$/.exec(raw);
+  const limit = Number(match?.[1]);
+  const windowMs =
+    match?.[2] === undefined
+      ? fallback?.windowMs
+      : Number(match[2]) * (DURATION_UNITS[match[3] ?? ''] ?? Number.NaN);
+  if (!match || windowMs === undefined) {
+    throw new ConfigError(name, `must be like 20/1h, 5/15m, 120/60s or off, got "${raw}"`);
+  }
+  if (limit < 1 || limit > 1_000_000_000) {
+    throw new ConfigError(name, `must allow between 1 and 1000000000 requests, got ${limit}`);
+  }
+  if (windowMs < 1000 || windowMs > 7 * 86_400_000) {
+    throw new ConfigError(name, 'must have a window between 1s and 7d');
+  }
+  return { limit, windowMs };
+}
+
+function rateLimits(env: Env): RateLimitsConfig | undefined {
+  if (!boolean(env, 'RATE_LIMITS', true, ['on'], ['off'])) return undefined;
+  const rules = {} as Record<RateLimitName, RateLimitRule | undefined>;
+  for (const [name, { variable, rule }] of Object.entries(DEFAULT_RATE_LIMITS)) {
+    rules[name as RateLimitName] = rateLimitRule(env, variable, rule);
+  }
+  return rules;
 }
 
 function channelPrefix(env: Env): string {

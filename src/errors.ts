@@ -62,6 +62,19 @@ export class ValidationError extends AppError {
   }
 }
 
+/** 429: a rate limit is exhausted; the client may retry after `retryAfterSeconds`. */
+export class TooManyRequestsError extends AppError {
+  constructor(
+    readonly limit: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, 'rate_limited', `Too many requests; retry in ${retryAfterSeconds} s`, {
+      limit,
+      retry_after_seconds: retryAfterSeconds,
+    });
+  }
+}
+
 export class ServiceUnavailableError extends AppError {
   constructor(message: string, code = 'service_unavailable') {
     super(503, code, message);

@@ -14,7 +14,13 @@ async function main(): Promise<void> {
   const embedded = config.databaseUrl === undefined;
   const unlock = embedded ? await lockDataDir(config.dataDir) : async () => undefined;
   const database = config.databaseUrl
-    ? await openDatabase({ kind: 'postgres', url: config.databaseUrl })
+    ? await openDatabase({
+        kind: 'postgres',
+        url: config.databaseUrl,
+        poolSize: config.database.poolSize,
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        queryTimeoutMs: config.database.queryTimeoutMs,
+      })
     : await openDatabase({ kind: 'pglite', dataDir: path.join(config.dataDir, 'db') });
   await migrate(database.db);
   const jwtSecret = config.jwtSecret ?? (await loadOrCreateJwtSecret(config.dataDir));

@@ -2,6 +2,18 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
+const MINUTE = 60_000;
+const DEFAULT_LIMITS = {
+  signupPerIp: { limit: 20, windowMs: 60 * MINUTE },
+  loginPerIp: { limit: 60, windowMs: MINUTE },
+  loginFailuresPerUser: { limit: 5, windowMs: 15 * MINUTE },
+  loginFailuresPerAccount: { limit: 100, windowMs: 60 * MINUTE },
+  messagesPerUser: { limit: 120, windowMs: MINUTE },
+  messagesPerIp: { limit: 600, windowMs: MINUTE },
+  uploadsPerUser: { limit: 60, windowMs: 10 * MINUTE },
+  uploadsPerIp: { limit: 300, windowMs: 10 * MINUTE },
+};
+
 const SECRET = 'x'.repeat(32);
 const PG = 'postgres://messenger@db.example:5432/messenger';
 
@@ -42,6 +54,10 @@ describe('loadConfig', () => {
         resumeHoldMs: 250,
         perMessageDeflate: false,
       },
+      database: { poolSize: 10, connectTimeoutMs: 5000, queryTimeoutMs: 30_000 },
+      trustProxy: false,
+      rateLimits: DEFAULT_LIMITS,
+      metricsToken: undefined,
     });
   });
 
@@ -80,6 +96,19 @@ describe('loadConfig', () => {
       WS_RESUME_HOLD_MS: '0',
       WS_PERMESSAGE_DEFLATE: 'true',
       ATTACHMENT_PREVIEWS: 'false',
+      DATABASE_POOL_SIZE: '25',
+      DATABASE_CONNECT_TIMEOUT_MS: '2000',
+      DATABASE_QUERY_TIMEOUT_MS: '0',
+      TRUST_PROXY: '10.0.0.0/8, 192.168.1.7, fd00::/8',
+      METRICS_TOKEN: 'scrape-token-0123456789',
+      RATE_LIMIT_SIGNUP_PER_IP: '5/1d',
+      RATE_LIMIT_LOGIN_PER_IP: '10/30s',
+      RATE_LIMIT_LOGIN_FAILURES_PER_USER: '3',
+      RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: 'off',
+      RATE_LIMIT_MESSAGES_PER_USER: '1000/1m',
+      RATE_LIMIT_MESSAGES_PER_IP: 'OFF',
+      RATE_LIMIT_UPLOADS_PER_USER: '10/1h',
+      RATE_LIMIT_UPLOADS_PER_IP: '2000/1500ms',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -113,7 +142,29 @@ describe('loadConfig', () => {
         resumeHoldMs: 0,
         perMessageDeflate: true,
       },
+      database: { poolSize: 25, connectTimeoutMs: 2000, queryTimeoutMs: 0 },
+      trustProxy: ['10.0.0.0/8', '192.168.1.7', 'fd00::/8'],
+      metricsToken: 'scrape-token-0123456789',
+      rateLimits: {
+        signupPerIp: { limit: 5, windowMs: 24 * 60 * MINUTE },
+        loginPerIp: { limit: 10, windowMs: 30_000 },
+        loginFailuresPerUser: { limit: 3, windowMs: 15 * MINUTE },
+        loginFailuresPerAccount: undefined,
+        messagesPerUser: { limit: 1000, windowMs: MINUTE },
+        messagesPerIp: undefined,
+        uploadsPerUser: { limit: 10, windowMs: 60 * MINUTE },
+        uploadsPerIp: { limit: 2000, windowMs: 1500 },
+      },
     });
+  });
+
+  it('turns every limit off with RATE_LIMITS=off and reads TRUST_PROXY forms', () => {
+    expect(loadConfig({ RATE_LIMITS: 'off' }).rateLimits).toBeUndefined();
+    expect(loadConfig({ RATE_LIMITS: 'on' }).rateLimits).toEqual(DEFAULT_LIMITS);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1' }).trustProxy).toEqual(['127.0.0.1']);
   });
 
   it('accepts postgresql: and rediss: URLs and the edge values of ranges', () => {
@@ -195,6 +246,35 @@ describe('loadConfig', () => {
       variable: 'MAX_UPLOAD_BYTES',
     },
     { name: 'unknown LOG_LEVEL', env: { LOG_LEVEL: 'verbose' }, variable: 'LOG_LEVEL' },
+    { name: 'RATE_LIMITS maybe', env: { RATE_LIMITS: 'maybe' }, variable: 'RATE_LIMITS' },
+    {
+      name: 'a limit with an unknown unit',
+      env: { RATE_LIMIT_SIGNUP_PER_IP: '5/1w' },
+      variable: 'RATE_LIMIT_SIGNUP_PER_IP',
+    },
+    {
+      name: 'a limit of zero',
+      env: { RATE_LIMIT_MESSAGES_PER_USER: '0/1m' },
+      variable: 'RATE_LIMIT_MESSAGES_PER_USER',
+    },
+    {
+      name: 'a limit window under a second',
+      env: { RATE_LIMIT_UPLOADS_PER_IP: '5/10ms' },
+      variable: 'RATE_LIMIT_UPLOADS_PER_IP',
+    },
+    {
+      name: 'a limit that is no rule',
+      env: { RATE_LIMIT_LOGIN_PER_IP: 'lots' },
+      variable: 'RATE_LIMIT_LOGIN_PER_IP',
+    },
+    { name: 'TRUST_PROXY garbage', env: { TRUST_PROXY: 'nginx' }, variable: 'TRUST_PROXY' },
+    { name: 'TRUST_PROXY bad CIDR', env: { TRUST_PROXY: '10.0.0.0/33' }, variable: 'TRUST_PROXY' },
+    { name: 'short METRICS_TOKEN', env: { METRICS_TOKEN: 'short' }, variable: 'METRICS_TOKEN' },
+    {
+      name: 'DATABASE_POOL_SIZE of zero',
+      env: { DATABASE_POOL_SIZE: '0' },
+      variable: 'DATABASE_POOL_SIZE',
+    },
   ];
 
   it.each(bad)('rejects $name, naming $variable', ({ env, variable }) => {

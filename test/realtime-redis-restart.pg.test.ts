@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Chat } from '../src/chats/schemas.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { metric, parseMetrics } from './helpers/metrics.js';
 import { type PrivateRedisServer, startPrivateRedisServer } from './helpers/redis-server.js';
 import { http, type ServerProcess, signUpOver, startServer } from './helpers/server-process.js';
 import { Subscriber, seqsOf, sleep } from './helpers/ws-client.js';
@@ -20,6 +21,9 @@ describe('Redis restarted in the middle of a stream', () => {
       DATABASE_URL: db.url!,
       REDIS_URL: redis.url,
       WS_RESUME_HOLD_MS: '100',
+      // Limits on (their counters live in the same Redis) but out of this test's way.
+      RATE_LIMITS: 'on',
+      RATE_LIMIT_MESSAGES_PER_USER: '100000/1m',
     };
     [a, b] = await Promise.all([startServer(env), startServer(env)]);
   });
@@ -92,5 +96,19 @@ describe('Redis restarted in the middle of a stream', () => {
     expect(a.output() + b.output()).toContain('event publish failed');
     const ready = await fetch(`${a.url}/readyz`);
     expect(ready.status).toBe(200);
+
+    // What an operator sees: reconnects on both nodes, failed publishes, and limit checks
+    // let through (not refused) while the limit store was down.
+    const scraped = await Promise.all(
+      [a, b].map(async (node) => parseMetrics(await (await fetch(`${node.url}/metrics`)).text())),
+    );
+    for (const samples of scraped) {
+      expect(metric(samples, 'messenger_broker_reconnects_total')).toBeGreaterThanOrEqual(1);
+    }
+    const total = (name: string) =>
+      scraped.reduce((sum, samples) => sum + metric(samples, name), 0);
+    expect(total('messenger_broker_publish_failures_total')).toBeGreaterThan(0);
+    expect(total('messenger_rate_limit_store_errors_total')).toBeGreaterThan(0);
+    expect(total('messenger_rate_limited_total')).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { ChatParams } from '../chats/schemas.js';
 import { AppError, ValidationError } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
 import { createValidatorCompiler } from '../http/validation.js';
+import type { RequestLimits } from '../rate-limit/limits.js';
 import {
   Attachment,
   AttachmentContentQuery,
@@ -25,7 +26,8 @@ const tags = ['attachments'];
 export const attachmentRoutes: FastifyPluginAsyncTypebox<{
   attachments: AttachmentService;
   maxUploadBytes: number;
-}> = async (app, { attachments, maxUploadBytes }) => {
+  limits: RequestLimits | undefined;
+}> = async (app, { attachments, maxUploadBytes, limits }) => {
   const validators = createValidatorCompiler();
   // Multipart parsing only in this scope, so no other route accepts multipart bodies.
   await app.register(async (scope) => {
@@ -65,7 +67,10 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{
             },
           },
           params: ChatParams,
-          response: { 201: Attachment, ...errorResponses(400, 401, 404, 410, 413, 415, 422) },
+          response: {
+            201: Attachment,
+            ...errorResponses(400, 401, 404, 410, 413, 415, 422, 429),
+          },
         },
         // The multipart parser leaves the body undefined (the handler reads the stream), so the
         // body schema above is documentation; params are validated as everywhere else.
@@ -74,6 +79,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{
       async (request, reply) => {
         try {
           const { chat_id: chatId } = request.params;
+          await limits?.upload(request.userId, request.ip);
           await attachments.assertCanUpload(request.userId, chatId);
           const attachment = await attachments.upload(
             request.userId,

@@ -18,20 +18,49 @@ export interface Database {
   readonly db: Db;
   /** Rejects when the database cannot answer (readiness). */
   check(): Promise<void>;
+  /** Connection pool use for metrics (PostgreSQL); undefined for the embedded database. */
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }
 
+export interface PoolStats {
+  /** Open connections, idle and checked out. */
+  total: number;
+  idle: number;
+  /** Queries and transactions waiting for a connection (the pool is exhausted). */
+  waiting: number;
+  /** Upper bound of `total`. */
+  max: number;
+}
+
 export type DatabaseOptions =
-  | { kind: 'postgres'; url: string; poolSize?: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** Connections per process (default 10). */
+      poolSize?: number;
+      /** A request waiting longer than this for a connection fails as unavailable (5000). */
+      connectTimeoutMs?: number;
+      /**
+       * A query whose answer takes longer fails as unavailable, so a hung server or network
+       * cannot hold requests forever (default 30000; 0 disables).
+       */
+      queryTimeoutMs?: number;
+    }
   /** dataDir undefined keeps the embedded database in memory (tests). */
   | { kind: 'pglite'; dataDir?: string };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.kind === 'postgres') {
+    const max = options.poolSize ?? 10;
+    const queryTimeout = options.queryTimeoutMs ?? 30_000;
     const pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 5_000,
+      max,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      ...(queryTimeout > 0 ? { query_timeout: queryTimeout } : {}),
+      // Notices a peer that vanished without a FIN/RST on idle connections.
+      keepAlive: true,
     });
     // An idle client whose server went away emits 'error'; the pool drops it and the next
     // checkout reconnects, so this must not crash the process.
@@ -43,6 +72,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       check: async () => {
         await db.execute(sql`select 1`);
       },
+      poolStats: () => ({
+        total: pool.totalCount,
+        idle: pool.idleCount,
+        waiting: pool.waitingCount,
+        max,
+      }),
       close: () => pool.end(),
     };
   }
@@ -55,6 +90,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     check: async () => {
       await client.query('select 1');
     },
+    poolStats: () => undefined,
     close: () => client.close(),
   };
 }

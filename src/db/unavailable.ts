@@ -13,6 +13,8 @@ const UNAVAILABLE_MESSAGES = [
   'timeout exceeded when trying to connect',
   'Client has encountered a connection error',
   'Connection ended unexpectedly',
+  // pg's client-side query_timeout: the server did not answer in time.
+  'Query read timeout',
 ];
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { AppError } from '../errors.js';
+import { AppError, TooManyRequestsError } from '../errors.js';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -23,12 +23,11 @@ function isFastifyError(error: unknown): error is FastifyError {
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) {
-      if (error.statusCode === 429 && error.details !== undefined) {
-        reply.header('Retry-After', String(error.details));
+      if (error instanceof TooManyRequestsError) {
+        reply.header('Retry-After', String(error.retryAfterSeconds));
       }
       const body: ErrorBody = { error: { code: error.code, message: error.message } };
-      if (error.details !== undefined && error.statusCode !== 429)
-        body.error.details = error.details;
+      if (error.details !== undefined) body.error.details = error.details;
       return send(reply, error.statusCode, body);
     }
     if (isFastifyError(error) && error.validation) {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ChatParams } from '../chats/schemas.js';
 import { errorResponses } from '../http/schemas.js';
+import type { RequestLimits } from '../rate-limit/limits.js';
 import {
   EditMessageBody,
   Message,
@@ -15,10 +16,10 @@ import type { MessageService } from './service.js';
 const security = [{ bearer: [] }];
 const tags = ['messages'];
 
-export const messageRoutes: FastifyPluginAsyncTypebox<{ messages: MessageService }> = async (
-  app,
-  { messages },
-) => {
+export const messageRoutes: FastifyPluginAsyncTypebox<{
+  messages: MessageService;
+  limits: RequestLimits | undefined;
+}> = async (app, { messages, limits }) => {
   app.post(
     '/chats/:chat_id/messages',
     {
@@ -28,10 +29,15 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ messages: MessageService
         summary: 'Send a message; a repeated client_message_id answers 200 with the first one',
         params: ChatParams,
         body: SendMessageBody,
-        response: { 200: Message, 201: Message, ...errorResponses(400, 401, 404, 410, 415, 422) },
+        response: {
+          200: Message,
+          201: Message,
+          ...errorResponses(400, 401, 404, 410, 415, 422, 429),
+        },
       },
     },
     async (request, reply) => {
+      await limits?.sendMessage(request.userId, request.ip);
       const { message, created } = await messages.send(
         request.userId,
         request.params.chat_id,

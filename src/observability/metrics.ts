@@ -34,15 +34,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly brokerReconnects = new Gauge({
-    name: 'messenger_broker_reconnects',
-    help: 'Times the broker connection was re-established since start',
+  readonly eventsReceived = new Counter({
+    name: 'messenger_broker_events_received_total',
+    help: 'Event payloads this node received from the broker (from every node)',
+    registers: [this.registry],
+  });
+
+  readonly brokerPublishFailures = new Counter({
+    name: 'messenger_broker_publish_failures_total',
+    help: 'Publishes the broker refused (subscribers resync from the database)',
+    registers: [this.registry],
+  });
+
+  readonly brokerReconnects = new Counter({
+    name: 'messenger_broker_reconnects_total',
+    help: 'Times a broker connection was re-established after it had been up',
     registers: [this.registry],
   });
 
   readonly databasePool = new Gauge({
     name: 'messenger_database_pool_connections',
-    help: 'PostgreSQL pool connections by state (total, idle, waiting requests)',
+    help: 'PostgreSQL pool: open (total), idle and max connections, and requests waiting for one',
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
@@ -60,20 +72,67 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rateLimitStoreErrors = new Counter({
+    name: 'messenger_rate_limit_store_errors_total',
+    help: 'Limit checks let through because the limit store (Redis) failed',
+    registers: [this.registry],
+  });
+
+  readonly residentMemory = new Gauge({
+    name: 'process_resident_memory_bytes',
+    help: 'Resident memory size in bytes',
+    registers: [this.registry],
+  });
+
+  readonly heapUsed = new Gauge({
+    name: 'nodejs_heap_size_used_bytes',
+    help: 'V8 heap in use, in bytes',
+    registers: [this.registry],
+  });
+
+  readonly cpuSeconds = new Counter({
+    name: 'process_cpu_seconds_total',
+    help: 'User and system CPU time spent, in seconds',
+    registers: [this.registry],
+  });
+
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly #collectors: (() => void)[] = [];
 
   constructor() {
     this.#loopDelay.enable();
     this.onCollect(() => {
-      this.eventLoopLag.set(this.#loopDelay.percentile(99) / 1e9);
+      // Before the first full resolution interval the histogram has no samples (NaN).
+      const p99 = this.#loopDelay.percentile(99);
+      this.eventLoopLag.set(Number.isFinite(p99) ? p99 / 1e9 : 0);
       this.#loopDelay.reset();
+      const memory = process.memoryUsage();
+      this.residentMemory.set(memory.rss);
+      this.heapUsed.set(memory.heapUsed);
+    });
+    this.counterFrom(this.cpuSeconds, () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
     });
   }
 
   /** Registers a function that refreshes gauges right before each scrape. */
   onCollect(collect: () => void): void {
     this.#collectors.push(collect);
+  }
+
+  /**
+   * Keeps a counter equal to a running total read from elsewhere (hub or broker stats) at
+   * each scrape. A total that went down (its source was replaced) counts from zero again.
+   */
+  counterFrom(counter: Counter, read: () => number): void {
+    let last = 0;
+    this.onCollect(() => {
+      const value = read();
+      const delta = value >= last ? value - last : value;
+      if (delta > 0) counter.inc(delta);
+      last = value;
+    });
   }
 
   async render(): Promise<string> {

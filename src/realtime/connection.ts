@@ -533,6 +533,8 @@ export class Connection {
     this.#ws.send(data, { binary: false });
     const stats = this.#ctx.stats;
     stats.framesSent++;
+    // Events are shared encoded buffers; control frames (pong, resumed, error) are strings.
+    if (typeof data !== 'string') stats.eventsSent++;
     const buffered = this.#ws.bufferedAmount;
     if (buffered > stats.peakBufferedBytes) stats.peakBufferedBytes = buffered;
   }

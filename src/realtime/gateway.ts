@@ -60,6 +60,13 @@ export async function registerRealtimeGateway(
       request.log.debug({ err: error }, 'websocket error');
     },
     preClose: async () => {
+      // Stop taking upgrades first (what the plugin's default preClose does): an upgrade that
+      // arrives while closing is then an ordinary request, answered 503 by Fastify with
+      // `Connection: close`, and a proxy passes it to another node. Left to the plugin it got
+      // that 503 on a socket nobody ever closed, which held server.close() up forever.
+      for (const listener of app.server.listeners('upgrade')) {
+        app.server.removeListener('upgrade', listener as (...args: unknown[]) => void);
+      }
       await hub.shutdown(SHUTDOWN_GRACE_MS);
     },
   });

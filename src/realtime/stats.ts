@@ -6,6 +6,8 @@ export interface RealtimeStats {
   accepted: number;
   /** Frames written to sockets (events, replays, control frames). */
   framesSent: number;
+  /** Event frames (live and replayed `message.*`/`chat.*`) written to sockets. */
+  eventsSent: number;
   /** Frames written while catching up from the database (resume, gaps, resync). */
   replayedFrames: number;
   /** Live events not sent because the connection had already delivered their position. */
@@ -32,6 +34,7 @@ export function emptyStats(): RealtimeStats {
     connections: 0,
     accepted: 0,
     framesSent: 0,
+    eventsSent: 0,
     replayedFrames: 0,
     duplicatesDropped: 0,
     gapFills: 0,

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TokenService } from '../auth/tokens.js';
+import { UnauthorizedError } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
+import type { RequestLimits } from '../rate-limit/limits.js';
 import {
   CreateUserBody,
   TokenBody,
@@ -15,11 +17,13 @@ import type { UserService } from './service.js';
 export interface UserRoutesOptions {
   users: UserService;
   tokens: TokenService;
+  /** Sign-up and login limits; undefined when RATE_LIMITS=off. */
+  limits: RequestLimits | undefined;
 }
 
 export const publicUserRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
   app,
-  { users },
+  { users, limits },
 ) => {
   app.post(
     '/users',
@@ -28,10 +32,13 @@ export const publicUserRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = as
         tags: ['users'],
         summary: 'Sign up',
         body: CreateUserBody,
-        response: { 201: User, ...errorResponses(400, 409, 415, 422) },
+        response: { 201: User, ...errorResponses(400, 409, 415, 422, 429) },
       },
     },
-    async (request, reply) => reply.status(201).send(await users.register(request.body)),
+    async (request, reply) => {
+      await limits?.signUp(request.ip);
+      return reply.status(201).send(await users.register(request.body));
+    },
   );
 
   app.post(
@@ -41,11 +48,23 @@ export const publicUserRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = as
         tags: ['users'],
         summary: 'Exchange username and password for an access token',
         body: TokenBody,
-        response: { 200: TokenResponse, ...errorResponses(400, 401, 415, 422) },
+        description:
+          'Repeated failures for one username are refused with 429 (and Retry-After) until ' +
+          'the window of RATE_LIMIT_LOGIN_FAILURES_PER_USER ends, even with the right password.',
+        response: { 200: TokenResponse, ...errorResponses(400, 401, 415, 422, 429) },
       },
     },
     async (request) => {
-      const token = await users.issueToken(request.body.username, request.body.password);
+      const { username, password } = request.body;
+      await limits?.beforeLogin(request.ip, username);
+      let token: Awaited<ReturnType<UserService['issueToken']>>;
+      try {
+        token = await users.issueToken(username, password);
+      } catch (error) {
+        if (error instanceof UnauthorizedError) await limits?.loginFailed(request.ip, username);
+        throw error;
+      }
+      await limits?.loginSucceeded(request.ip, username);
       return {
         access_token: token.accessToken,
         token_type: 'Bearer' as const,

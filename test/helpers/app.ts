@@ -6,6 +6,7 @@ import { buildApp } from '../../src/app.js';
 import type { Broker } from '../../src/broker/broker.js';
 import { InProcessBroker } from '../../src/broker/in-process-broker.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import type { RateLimitStore } from '../../src/rate-limit/rate-limiter.js';
 import type { ChatEvent, EventPublisher } from '../../src/realtime/events.js';
 import { LocalStorage } from '../../src/storage/local-storage.js';
 import type { ObjectStorage } from '../../src/storage/object-storage.js';
@@ -49,6 +50,8 @@ export interface TestAppOptions {
    * caller closes it. Default: local files in a fresh temp directory, removed on close.
    */
   storage?: ObjectStorage;
+  /** Rate-limit counters (default: in memory, or Redis when REDIS_URL is in env). */
+  rateLimitStore?: RateLimitStore;
 }
 
 export async function createTestApp(
@@ -56,7 +59,13 @@ export async function createTestApp(
   options: TestAppOptions = {},
 ): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
-  const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/messenger-test', ...env });
+  // Limits are off unless a test is about them (suites sign up many users and send fast).
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    DATA_DIR: '/tmp/messenger-test',
+    RATE_LIMITS: 'off',
+    ...env,
+  });
   const events = new RecordingPublisher();
   const broker = options.broker ?? new InProcessBroker();
   const storageDir =
@@ -71,6 +80,7 @@ export async function createTestApp(
     broker,
     eventObserver: events,
     storage,
+    rateLimitStore: options.rateLimitStore,
   });
   await app.ready();
   return {

@@ -45,6 +45,7 @@ export function createTestDatabase(): Promise<TestDatabase> {
 export async function createScratchDatabase(
   backend: TestBackend,
   connect: (url: string) => string = (url) => url,
+  pool: { poolSize?: number; connectTimeoutMs?: number; queryTimeoutMs?: number } = {},
 ): Promise<TestDatabase> {
   if (backend === 'pglite') {
     const database = await openDatabase({ kind: 'pglite' });
@@ -59,6 +60,7 @@ export async function createScratchDatabase(
     kind: 'postgres',
     url: connect(url.toString()),
     poolSize: 20,
+    ...pool,
   });
   await migrate(database.db);
   return {

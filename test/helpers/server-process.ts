@@ -31,6 +31,8 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       PORT: String(port),
       JWT_SECRET: TEST_JWT_SECRET,
       LOG_LEVEL: 'warn',
+      // Off unless the test is about limits (it then passes its own RATE_LIMIT* values).
+      RATE_LIMITS: 'off',
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'messenger-node-')),
       ...env,
     },
