@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 
@@ -28,10 +29,28 @@ if (!withPostgres) {
   console.warn(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n`);
 }
 
+// End-to-end tests drive the built web client (web/dist) in Debian's Chromium against a real
+// server process. Without either, the project is left out, loudly, or fails under CI.
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const webClientIndex = './web/dist/index.html';
+const e2eMissing = [
+  existsSync(chromiumPath) ? null : `${chromiumPath} (apt-get install chromium)`,
+  existsSync(new URL(webClientIndex, import.meta.url))
+    ? null
+    : `${webClientIndex} (npm run build --prefix web)`,
+].filter((what): what is string => what !== null);
+const withE2e = e2eMissing.length === 0;
+if (!withE2e) {
+  const banner = `Missing ${e2eMissing.join(' and ')}: the browser end-to-end suite will NOT run`;
+  if (servicesRequired) throw new Error(`${banner} (REQUIRE_SERVICES=1)`);
+  console.warn(`\n${'!'.repeat(banner.length)}\n${banner}\n${'!'.repeat(banner.length)}\n`);
+}
+
 const dataTests = ['test/**/*.test.ts'];
 const unitTests = ['test/**/*.unit.test.ts'];
 // Real server processes and outages of a real PostgreSQL: meaningful on PostgreSQL only.
 const postgresOnlyTests = ['test/**/*.pg.test.ts'];
+const e2eTests = ['test/e2e/**/*.e2e.test.ts'];
 
 export default defineConfig({
   test: {
@@ -48,7 +67,7 @@ export default defineConfig({
         test: {
           name: 'pglite',
           include: dataTests,
-          exclude: [...unitTests, ...postgresOnlyTests],
+          exclude: [...unitTests, ...postgresOnlyTests, ...e2eTests],
           env: { TEST_DB: 'pglite' },
         },
       },
@@ -59,8 +78,26 @@ export default defineConfig({
               test: {
                 name: 'postgres',
                 include: dataTests,
-                exclude: unitTests,
+                exclude: [...unitTests, ...e2eTests],
                 env: { TEST_DB: 'postgres' },
+              },
+            },
+          ]
+        : []),
+      ...(withE2e
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'e2e',
+                include: e2eTests,
+                env: { CHROMIUM_PATH: chromiumPath },
+                // One browser and one server at a time, after the other suites: this machine
+                // has two cores, and real-time assertions should not race a CPU-bound neighbour.
+                fileParallelism: false,
+                sequence: { groupOrder: 1 },
+                testTimeout: 90_000,
+                hookTimeout: 60_000,
               },
             },
           ]
