@@ -113,6 +113,43 @@ describe('a long chat', () => {
     expect(new Set(shown.map((m) => m.id)).size).toBe(TOTAL);
   });
 
+  test('a message arriving while the reader is scrolled up is received, and read only once seen', async () => {
+    const page = bob.page;
+    // Up at the start of the history, far from the newest message.
+    await byTestId(page, 'message-list').hover();
+    const first = messageWithText(page, label(1));
+    for (let step = 0; step < 40 && !(await inView(first)); step += 1) {
+      await page.mouse.wheel(0, -2000);
+      await page.waitForTimeout(50);
+    }
+    expect(await inView(first)).toBe(true);
+    const sent = await http<{ message_id: string }>(
+      server.url,
+      'POST',
+      `/chats/${chatId}/messages`,
+      { token: aliceToken, body: { content: 'Are you still there?' }, expect: 201 },
+    );
+    const status = async () =>
+      (
+        await http<{ status: string }>(server.url, 'GET', `/messages/${sent.message_id}`, {
+          token: aliceToken,
+        })
+      ).status;
+    const arrived = messageWithText(page, 'Are you still there?');
+    await arrived.waitFor({ state: 'attached' });
+    await eventually(status).toBe('received');
+    await page.waitForTimeout(700);
+    expect(await status()).toBe('received');
+    expect(await inView(arrived)).toBe(false);
+
+    // Scrolling down to it reads it.
+    for (let step = 0; step < 40 && !(await inView(arrived)); step += 1) {
+      await page.mouse.wheel(0, 2000);
+      await page.waitForTimeout(50);
+    }
+    await eventually(status).toBe('read');
+  });
+
   test('works from the keyboard: Enter sends, Shift+Enter breaks the line, actions take focus, Escape closes', async () => {
     const page = bob.page;
     const input = byTestId(page, 'composer-input');
