@@ -5,7 +5,7 @@
 
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { http, type ServerProcess, startServer } from '../helpers/server-process.js';
+import { http, type ServerProcess } from '../helpers/server-process.js';
 import { pdfDocument, pngPicture, wavTone } from './files.js';
 import {
   byTestId,
@@ -22,6 +22,7 @@ import {
   sendText,
   shownMessages,
   signUpInBrowser,
+  startTestServer,
 } from './support.js';
 
 let server: ServerProcess;
@@ -40,7 +41,7 @@ const EDITED = 'We meet at the station at 8:30';
 const CAPTION = 'The lake at sunrise';
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startServer({}), launchChromium()]);
+  [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
   alice = await openPerson(browser, server.url, { viewport: DESKTOP });
   bob = await openPerson(browser, server.url, { viewport: PHONE });
 });

@@ -3,7 +3,7 @@
 
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { http, type ServerProcess, startServer } from '../helpers/server-process.js';
+import { http, type ServerProcess } from '../helpers/server-process.js';
 import {
   byTestId,
   DESKTOP,
@@ -18,6 +18,7 @@ import {
   type Person,
   shownMessages,
   signInInBrowser,
+  startTestServer,
 } from './support.js';
 
 const TOTAL = 130;
@@ -30,7 +31,7 @@ let aliceToken = '';
 let chatId = '';
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startServer({}), launchChromium()]);
+  [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
   const signUp = async (username: string, displayName: string) => {
     const user = await http<{ user_id: string }>(server.url, 'POST', '/users', {
       body: { username, password: PASSWORD, display_name: displayName },

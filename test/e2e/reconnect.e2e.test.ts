@@ -4,7 +4,7 @@
 
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { http, type ServerProcess, startServer } from '../helpers/server-process.js';
+import { http, type ServerProcess } from '../helpers/server-process.js';
 import {
   byTestId,
   DESKTOP,
@@ -21,6 +21,7 @@ import {
   sendText,
   shownMessages,
   signInInBrowser,
+  startTestServer,
 } from './support.js';
 
 interface ApiMessage {
@@ -91,7 +92,7 @@ async function openChat(person: Person, id: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startServer({}), launchChromium()]);
+  [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
   await createUser('alice', 'Alice Martin');
   bobId = await createUser('bob', 'Bob Chen');
   aliceToken = await token('alice');

@@ -3,6 +3,8 @@
 // page error or request to a host other than the server under test.
 
 import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -14,6 +16,7 @@ import {
 } from 'playwright-core';
 import { expect } from 'vitest';
 import { PASSWORD } from '../helpers/factories.js';
+import { type ServerProcess, startServer } from '../helpers/server-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SCREENSHOT_DIR = path.join(root, 'docs/screenshots');
@@ -21,6 +24,25 @@ export const SCREENSHOT_DIR = path.join(root, 'docs/screenshots');
 export const DESKTOP = { width: 1280, height: 800 } as const;
 export const PHONE = { width: 390, height: 844 } as const;
 export { PASSWORD };
+
+/**
+ * A real server process (as in production) on a fresh embedded database in a temporary
+ * DATA_DIR, serving the built web client; `stop` also removes the directory.
+ */
+export async function startTestServer(): Promise<ServerProcess> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'messenger-e2e-'));
+  const server = await startServer({ DATA_DIR: dataDir });
+  return {
+    ...server,
+    stop: async (signal) => {
+      try {
+        return await server.stop(signal);
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
 
 /** Headless Debian Chromium, as the machine notes prescribe (no background traffic at all). */
 export async function launchChromium(): Promise<Browser> {
