@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: install build run dev watch pre-commit test lint format typecheck docker-up docker-down compose-check dockerfile-check cluster cluster-test clean
+.PHONY: install build run dev watch pre-commit test e2e lint format typecheck docker-up docker-down compose-check dockerfile-check cluster cluster-test clean
 
 install: ## Install dependencies and build the server (and the web client when present)
 	$(NPM) ci --no-audit --no-fund
@@ -28,6 +28,9 @@ pre-commit: ## Install the git pre-commit hook (lint and type-check)
 
 test: ## Run every test suite (embedded database and, when reachable, PostgreSQL and Redis)
 	npx vitest run $(VITEST_ARGS)
+
+e2e: ## Only the browser end-to-end suite (needs /usr/bin/chromium and a built web/dist)
+	npx vitest run --project e2e $(VITEST_ARGS)
 
 lint: ## Biome (lint + format check) and the TypeScript type-check
 	npx biome check .

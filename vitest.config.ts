@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 import { findNginx } from './scripts/lib/cluster.js';
@@ -42,10 +43,28 @@ if (!withNginx && withPostgres) {
   banner(text);
 }
 
+// End-to-end tests drive the built web client (web/dist) in Debian's Chromium against a real
+// server process. Without either, the project is left out, loudly, or fails under CI.
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const webClientIndex = './web/dist/index.html';
+const e2eMissing = [
+  existsSync(chromiumPath) ? null : `${chromiumPath} (apt-get install chromium)`,
+  existsSync(new URL(webClientIndex, import.meta.url))
+    ? null
+    : `${webClientIndex} (npm run build --prefix web)`,
+].filter((what): what is string => what !== null);
+const withE2e = e2eMissing.length === 0;
+if (!withE2e) {
+  const text = `Missing ${e2eMissing.join(' and ')}: the browser end-to-end suite will NOT run`;
+  if (servicesRequired) throw new Error(`${text} (REQUIRE_SERVICES=1)`);
+  banner(text);
+}
+
 const dataTests = ['test/**/*.test.ts'];
 const unitTests = ['test/**/*.unit.test.ts'];
 // Real server processes and outages of a real PostgreSQL: meaningful on PostgreSQL only.
 const postgresOnlyTests = ['test/**/*.pg.test.ts'];
+const e2eTests = ['test/e2e/**/*.e2e.test.ts'];
 
 export default defineConfig({
   test: {
@@ -62,7 +81,7 @@ export default defineConfig({
         test: {
           name: 'pglite',
           include: dataTests,
-          exclude: [...unitTests, ...postgresOnlyTests],
+          exclude: [...unitTests, ...postgresOnlyTests, ...e2eTests],
           env: { TEST_DB: 'pglite' },
         },
       },
@@ -73,8 +92,28 @@ export default defineConfig({
               test: {
                 name: 'postgres',
                 include: dataTests,
-                exclude: withNginx ? unitTests : [...unitTests, ...clusterTests],
+                exclude: withNginx
+                  ? [...unitTests, ...e2eTests]
+                  : [...unitTests, ...e2eTests, ...clusterTests],
                 env: { TEST_DB: 'postgres' },
+              },
+            },
+          ]
+        : []),
+      ...(withE2e
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'e2e',
+                include: e2eTests,
+                env: { CHROMIUM_PATH: chromiumPath },
+                // One browser and one server at a time, after the other suites: this machine
+                // has two cores, and real-time assertions should not race a CPU-bound neighbour.
+                fileParallelism: false,
+                sequence: { groupOrder: 1 },
+                testTimeout: 90_000,
+                hookTimeout: 60_000,
               },
             },
           ]

@@ -70,6 +70,7 @@ interface Receipt {
 
 const SESSION_KEY = 'messenger.session';
 const PAGE_SIZE = 50;
+const SEND_QUEUE_WAIT_MS = 15_000;
 const STATUS_RANK: Record<MessageStatus, number> = { sent: 0, received: 1, read: 2 };
 
 export function maxStatus(a: MessageStatus, b: MessageStatus): MessageStatus {
@@ -149,6 +150,8 @@ export class Store {
   /** `message.status` about messages not known yet, applied when they arrive. */
   private readonly orphanStatus = new Map<string, MessageStatus>();
   private readonly chatRefreshTimers = new Map<string, number>();
+  /** Per chat: the tail of the queue of sends, so they reach the server in order. */
+  private readonly deliveries = new Map<string, Promise<void>>();
   private readonly requestedMessages = new Set<string>();
   private chatsCursor: string | null = null;
   private listeners = new Set<() => void>();
@@ -633,7 +636,7 @@ export class Store {
     };
     this.pending.set(chatId, [...this.pendingOf(chatId), pending]);
     this.emit();
-    void this.deliver(pending);
+    this.enqueueDelivery(pending);
   }
 
   retry(pending: PendingMessage): void {
@@ -645,7 +648,7 @@ export class Store {
     const current = this.pendingOf(pending.chat_id).find(
       (p) => p.client_message_id === pending.client_message_id,
     );
-    if (current) void this.deliver(current);
+    if (current) this.enqueueDelivery(current);
   }
 
   discard(pending: PendingMessage): void {
@@ -668,7 +671,31 @@ export class Store {
     this.emit();
   }
 
-  private async deliver(pending: PendingMessage): Promise<void> {
+  /**
+   * Sends go out one at a time per chat, in the order they were written: concurrent requests
+   * could be accepted in any order, and the chat would show quick messages shuffled. A send
+   * that hangs holds the next ones back for at most SEND_QUEUE_WAIT_MS.
+   */
+  private enqueueDelivery(pending: PendingMessage): void {
+    const chatId = pending.chat_id;
+    const previous = this.deliveries.get(chatId);
+    const turn = previous
+      ? Promise.race([
+          previous,
+          new Promise<void>((resolve) => window.setTimeout(resolve, SEND_QUEUE_WAIT_MS)),
+        ])
+      : Promise.resolve();
+    const next = turn.then(() => this.deliver(pending.client_message_id, chatId));
+    this.deliveries.set(chatId, next);
+    void next.then(() => {
+      if (this.deliveries.get(chatId) === next) this.deliveries.delete(chatId);
+    });
+  }
+
+  /** Sends a pending message if it still waits to be sent (not discarded meanwhile). */
+  private async deliver(clientId: string, chatId: string): Promise<void> {
+    const pending = this.pendingOf(chatId).find((p) => p.client_message_id === clientId);
+    if (!this.session || pending?.state !== 'sending') return;
     try {
       const message = await this.api.sendMessage(pending.chat_id, {
         content: pending.content,

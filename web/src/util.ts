@@ -18,6 +18,14 @@ export function messageSummary(message: {
   return `Attachment: ${message.attachments.map((a) => a.filename).join(', ')}`;
 }
 
+/**
+ * Whether a message was edited. Servers may fill `updated` from the start (equal to `created`,
+ * as this one does), so only an `updated` later than `created` marks an edit.
+ */
+export function wasEdited(message: { created: string; updated: string | null }): boolean {
+  return message.updated !== null && Date.parse(message.updated) > Date.parse(message.created);
+}
+
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;

@@ -1,6 +1,6 @@
 import type { Message, MessageStatus } from '../api';
 import type { PendingMessage } from '../store';
-import { formatFull, formatTime, messageSummary } from '../util';
+import { formatFull, formatTime, messageSummary, wasEdited } from '../util';
 import { AttachmentView } from './AttachmentView';
 import { Icon } from './Icon';
 import { Ticks } from './Ticks';
@@ -109,7 +109,7 @@ export function MessageItem({
           </>
         )}
         <div class="meta">
-          {message.updated && !deleted && (
+          {message.updated && wasEdited(message) && !deleted && (
             <span class="edited" title={formatFull(message.updated)}>
               edited
             </span>
