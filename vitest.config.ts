@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 import { findNginx } from './scripts/lib/cluster.js';
@@ -29,6 +30,37 @@ if (!withPostgres) {
   if (servicesRequired) throw new Error(`${text} (REQUIRE_SERVICES=1)`);
   banner(text);
 }
+
+/** A PING over a raw socket: enough to know whether the Redis suites can run. */
+function redisReachable(): Promise<boolean> {
+  const { hostname, port } = new URL(redisUrl);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port || 6379), hostname);
+    const done = (reachable: boolean) => {
+      socket.destroy();
+      resolve(reachable);
+    };
+    socket.setTimeout(2000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+// Suites that talk to the shared Redis (or start a private redis-server).
+const redisTests = [
+  'test/broker-redis.unit.test.ts',
+  'test/rate-limiter.unit.test.ts',
+  'test/**/*cluster*.pg.test.ts',
+  'test/realtime-redis-restart.pg.test.ts',
+];
+const withRedis = await redisReachable();
+if (!withRedis) {
+  const text = `Redis is not reachable at ${redisUrl}: the Redis suites will NOT run`;
+  if (servicesRequired) throw new Error(`${text} (REQUIRE_SERVICES=1)`);
+  banner(text);
+}
+const withoutRedis = withRedis ? [] : redisTests;
 
 function banner(text: string): void {
   console.warn(`\n${'!'.repeat(text.length)}\n${text}\n${'!'.repeat(text.length)}\n`);
@@ -74,7 +106,7 @@ export default defineConfig({
     projects: [
       {
         extends: true as const,
-        test: { name: 'unit', include: unitTests },
+        test: { name: 'unit', include: unitTests, exclude: withoutRedis },
       },
       {
         extends: true as const,
@@ -92,9 +124,12 @@ export default defineConfig({
               test: {
                 name: 'postgres',
                 include: dataTests,
-                exclude: withNginx
-                  ? [...unitTests, ...e2eTests]
-                  : [...unitTests, ...e2eTests, ...clusterTests],
+                exclude: [
+                  ...unitTests,
+                  ...e2eTests,
+                  ...withoutRedis,
+                  ...(withNginx ? [] : clusterTests),
+                ],
                 env: { TEST_DB: 'postgres' },
               },
             },
