@@ -38,6 +38,9 @@ export class S3MultipartWriter {
   #buffered: Buffer[] = [];
   #bufferedBytes = 0;
   #uploadId: string | undefined;
+  /** The CreateMultipartUpload in flight, so an abort can wait for the id it will return. */
+  #creating: Promise<unknown> | undefined;
+  #aborted = false;
   #nextPartNumber = 1;
   #inFlight: Promise<PartOutcome>[] = [];
   #done: CompletedPart[] = [];
@@ -88,8 +91,13 @@ export class S3MultipartWriter {
    * AbortIncompleteMultipartUpload lifecycle rule (see docs/storage.md).
    */
   async abort(): Promise<void> {
+    // The caller may abort while a write is still awaiting S3 (a pipeline rejects as soon as
+    // one stream fails): from here on no write starts anything, and the abort waits for the
+    // upload id and the parts that are already on their way.
+    this.#aborted = true;
     this.#buffered = [];
     this.#bufferedBytes = 0;
+    await this.#creating?.catch(() => undefined);
     await Promise.all(this.#inFlight);
     this.#inFlight = [];
     const uploadId = this.#uploadId;
@@ -106,12 +114,16 @@ export class S3MultipartWriter {
     // Wait for a free slot before taking more memory; this also surfaces a failed part
     // early, which stops the caller from reading the rest of the body.
     while (this.#inFlight.length >= queueSize) await this.#settleOldest();
+    if (this.#aborted) throw new Error('the upload was aborted');
     if (this.#uploadId === undefined) {
-      const created = await client.send(
+      const creating = client.send(
         new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }),
       );
+      this.#creating = creating;
+      const created = await creating;
       if (created.UploadId === undefined) throw new Error('CreateMultipartUpload returned no id');
       this.#uploadId = created.UploadId;
+      if (this.#aborted) throw new Error('the upload was aborted');
     }
     const partNumber = this.#nextPartNumber++;
     const outcome = client
@@ -137,9 +149,11 @@ export class S3MultipartWriter {
   }
 
   async #settleOldest(): Promise<void> {
-    const oldest = this.#inFlight.shift();
+    // Stays in the list until settled, so an abort meanwhile waits for this part too.
+    const oldest = this.#inFlight[0];
     if (oldest === undefined) return;
     const outcome = await oldest;
+    this.#inFlight.shift();
     if (!outcome.ok) throw outcome.error;
     this.#done.push(outcome.part);
   }
