@@ -5,7 +5,7 @@ import type { Message } from '../src/messages/schemas.js';
 import { postgresAdminUrl } from './helpers/database.js';
 import type { TestUser } from './helpers/factories.js';
 import { metric, parseMetrics } from './helpers/metrics.js';
-import { http, signUpOver } from './helpers/server-process.js';
+import { allMessages, http, signUpOver } from './helpers/server-process.js';
 import { type Frame, isStrictlyIncreasing, Subscriber, sleep } from './helpers/ws-client.js';
 
 // `make cluster` as a test: two real nodes on the local PostgreSQL and Redis behind Debian's
@@ -134,22 +134,6 @@ async function sendReliably(
   }
 }
 
-async function history(base: string, user: TestUser, chatId: string): Promise<Message[]> {
-  const all: Message[] = [];
-  let before: string | undefined;
-  for (;;) {
-    const page = await http<{ items: Message[]; has_more: boolean }>(
-      base,
-      'GET',
-      `/chats/${chatId}/messages?limit=100${before ? `&before=${before}` : ''}`,
-      { token: user.token },
-    );
-    all.unshift(...page.items);
-    if (!page.has_more || page.items.length === 0) return all;
-    before = page.items[0]!.message_id;
-  }
-}
-
 describe('make cluster: two nodes behind nginx', () => {
   let cluster: Cluster;
   const clients: ResumingClient[] = [];
@@ -255,7 +239,7 @@ describe('make cluster: two nodes behind nginx', () => {
     expect(Date.now() - signalled).toBeLessThan(5000);
     const acknowledged = (await Promise.all(senders)).flat();
 
-    const server = await history(cluster.url, alice, id);
+    const server = await allMessages(cluster.url, alice, id);
     // Zero duplicated messages: retries carried the same client_message_id.
     expect(server).toHaveLength(perSender * 2);
     expect(new Set(server.map((message) => message.content)).size).toBe(perSender * 2);

@@ -5,7 +5,13 @@ import type { Chat } from '../src/chats/schemas.js';
 import type { Message } from '../src/messages/schemas.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import type { TestUser } from './helpers/factories.js';
-import { http, type ServerProcess, signUpOver, startServer } from './helpers/server-process.js';
+import {
+  allMessages,
+  http,
+  type ServerProcess,
+  signUpOver,
+  startServer,
+} from './helpers/server-process.js';
 import {
   type Frame,
   isStrictlyIncreasing,
@@ -29,22 +35,6 @@ async function inParallel<T>(count: number, width: number, job: (index: number) 
     }),
   );
   return results;
-}
-
-async function allMessages(base: string, user: TestUser, chatId: string): Promise<Message[]> {
-  const all: Message[] = [];
-  let before: string | undefined;
-  for (;;) {
-    const page = await http<{ items: Message[]; has_more: boolean }>(
-      base,
-      'GET',
-      `/chats/${chatId}/messages?limit=100${before ? `&before=${before}` : ''}`,
-      { token: user.token },
-    );
-    all.unshift(...page.items);
-    if (!page.has_more || page.items.length === 0) return all;
-    before = page.items[0]!.message_id;
-  }
 }
 
 function comparable(messages: Iterable<Message>) {

@@ -45,6 +45,18 @@ export interface BrokerStats {
   resyncs: number;
 }
 
+/** Fresh counters for a broker implementation. */
+export function emptyBrokerStats(): BrokerStats {
+  return {
+    published: 0,
+    publishFailures: 0,
+    received: 0,
+    listenerErrors: 0,
+    reconnects: 0,
+    resyncs: 0,
+  };
+}
+
 /** Minimal logger shape; Fastify's (pino) logger satisfies it. */
 export interface BrokerLogger {
   info(obj: object, msg: string): void;

@@ -4,6 +4,7 @@ import {
   type BrokerStats,
   BrokerUnavailableError,
   createConsoleBrokerLogger,
+  emptyBrokerStats,
 } from './broker.js';
 import { ListenerSet } from './listener-set.js';
 
@@ -22,14 +23,7 @@ export class InProcessBroker implements Broker {
   readonly #messageListeners: ListenerSet<[string]>;
   // Never fired: nothing can be lost in-process. Kept so the interface holds.
   readonly #resyncListeners: ListenerSet<[]>;
-  readonly #stats: BrokerStats = {
-    published: 0,
-    publishFailures: 0,
-    received: 0,
-    listenerErrors: 0,
-    reconnects: 0,
-    resyncs: 0,
-  };
+  readonly #stats: BrokerStats = emptyBrokerStats();
   #closed = false;
 
   constructor(options: InProcessBrokerOptions = {}) {

@@ -6,6 +6,7 @@ import {
   type BrokerStats,
   BrokerUnavailableError,
   createConsoleBrokerLogger,
+  emptyBrokerStats,
 } from './broker.js';
 import { ListenerSet } from './listener-set.js';
 
@@ -62,14 +63,7 @@ export class RedisBroker implements Broker {
   readonly #nodeId = randomUUID();
   readonly #messageListeners: ListenerSet<[string]>;
   readonly #resyncListeners: ListenerSet<[]>;
-  readonly #stats: BrokerStats = {
-    published: 0,
-    publishFailures: 0,
-    received: 0,
-    listenerErrors: 0,
-    reconnects: 0,
-    resyncs: 0,
-  };
+  readonly #stats: BrokerStats = emptyBrokerStats();
   readonly #everReady: Record<Role, boolean> = { publisher: false, subscriber: false };
   // Set at the first error of an outage so the log gets one line per outage, not one per
   // reconnect attempt.

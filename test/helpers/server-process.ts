@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { Message } from '../../src/messages/schemas.js';
 import { TEST_JWT_SECRET } from './app.js';
 import { PASSWORD, type TestUser, uniqueName } from './factories.js';
 import { freePort } from './redis-server.js';
@@ -123,4 +124,25 @@ export async function signUpOver(base: string): Promise<TestUser> {
     { body: { username, password: PASSWORD }, expect: 200 },
   );
   return { user, token, auth: { authorization: `Bearer ${token}` } };
+}
+
+/** A chat's whole history through the REST API, oldest first, paging back with `before`. */
+export async function allMessages(
+  base: string,
+  user: TestUser,
+  chatId: string,
+): Promise<Message[]> {
+  const all: Message[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await http<{ items: Message[]; has_more: boolean }>(
+      base,
+      'GET',
+      `/chats/${chatId}/messages?limit=100${before ? `&before=${before}` : ''}`,
+      { token: user.token },
+    );
+    all.unshift(...page.items);
+    if (!page.has_more || page.items.length === 0) return all;
+    before = page.items[0]!.message_id;
+  }
 }
