@@ -183,6 +183,9 @@ async function main(): Promise<void> {
             logLevel,
             pins: pinning.plan,
             env: {},
+            ...(process.env.BENCH_CPU_PROF === '1'
+              ? { cpuProfileDir: path.join(root, 'bench', 'results', 'profiles') }
+              : {}),
           });
     current = target;
     pins[kind] = target.pinnedTo();

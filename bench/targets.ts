@@ -141,6 +141,8 @@ export interface ServiceOptions {
   pins: PinPlan;
   /** Extra environment for the server (tuning knobs under test). */
   env: Record<string, string>;
+  /** Where to write a V8 CPU profile of the server (`--cpu-prof`), if wanted. */
+  cpuProfileDir?: string;
 }
 
 export interface ServiceTarget extends Target {
@@ -176,6 +178,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     JWT_SECRET: randomBytes(36).toString('base64url'),
     DATA_DIR: dataDir,
     LOG_LEVEL: options.logLevel,
+    // The load generator is one address sending thousands of requests a second on purpose.
+    RATE_LIMITS: 'off',
     ...options.env,
   };
   if (options.redisUrl) {
@@ -185,7 +189,10 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
   }
   const child = spawnPinned(
     process.execPath,
-    [path.join(options.root, 'dist', 'server.js')],
+    [
+      ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+      path.join(options.root, 'dist', 'server.js'),
+    ],
     env,
     options.pins.serverCpus,
     options.logFile,

@@ -241,6 +241,19 @@ describe('authentication of protected endpoints', () => {
     }
   });
 
+  it('refuses a token that was accepted before, once it has expired', async () => {
+    // Verified tokens are remembered; the memory must not outlive the token's expiry.
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await sign({ sub: user.user.user_id, exp, iss: 'messenger' }, TEST_JWT_SECRET);
+    const headers = { authorization: `Bearer ${token}` };
+    const before = await t.app.inject({ method: 'GET', url: '/users/me', headers });
+    expect(before.statusCode, before.body).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    const after = await t.app.inject({ method: 'GET', url: '/users/me', headers });
+    expectError(after, 401);
+    expect(after.json<{ error: { code: string } }>().error.code).toBe('token_expired');
+  });
+
   it('answers 401 before looking at a protected resource or body', async () => {
     const fakeId = '01900000-0000-7000-8000-000000000000';
     const requests = [

@@ -1,4 +1,5 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { UnauthorizedError } from '../errors.js';
 
 export interface AccessToken {
@@ -15,12 +16,20 @@ export interface TokenClaims {
 const ALGORITHM = 'HS256';
 const ISSUER = 'messenger';
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Tokens remembered as verified; a client sends the same one with every request. */
+const VERIFIED_TOKENS = 50_000;
 
 /** Whether an account with this id exists now. */
 export type SubjectExists = (userId: string) => Promise<boolean>;
 
 export class TokenService {
   readonly #key: Uint8Array;
+  /**
+   * Tokens that passed every check below. A verified token stays valid until it expires:
+   * its signature cannot change, and accounts are never deleted. Only verified tokens are
+   * kept, so made-up tokens cannot crowd out real ones.
+   */
+  readonly #verified = new LRUCache<string, TokenClaims>({ max: VERIFIED_TOKENS });
 
   constructor(
     secret: string,
@@ -48,6 +57,14 @@ export class TokenService {
    * caller as an unknown user) instead of being refused.
    */
   async verify(token: string): Promise<TokenClaims> {
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      if (known.expiresAt * 1000 <= Date.now()) {
+        this.#verified.delete(token);
+        throw new UnauthorizedError('Access token expired', 'token_expired');
+      }
+      return known;
+    }
     let claims: TokenClaims;
     try {
       const { payload } = await jwtVerify(token, this.#key, {
@@ -66,6 +83,7 @@ export class TokenService {
     if (!USER_ID.test(claims.userId) || !(await this.subjectExists(claims.userId))) {
       throw new UnauthorizedError('Invalid access token', 'invalid_token');
     }
+    this.#verified.set(token, claims);
     return claims;
   }
 }

@@ -1,35 +1,118 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { AttachmentRow } from '../attachments/present.js';
-import type { Db } from '../db/database.js';
+import { type Db, selectRows } from '../db/database.js';
 import { attachments, messages } from '../db/schema.js';
+import type { ParticipantMarks } from './receipts.js';
 
 export type MessageRow = typeof messages.$inferSelect;
 
-export async function insertMessage(db: Db, row: MessageRow): Promise<void> {
-  await db.insert(messages).values(row);
+export interface NewMessage {
+  id: string;
+  chatId: string;
+  sender: string;
+  content: string;
+  replyTo: string | null;
+  clientMessageId: string | null;
+  /** Distinct ids of the sender's unsent uploads to claim. */
+  attachmentIds: string[];
+  created: Date;
+}
+
+/** [user_id, received_seq, read_seq] of a participant. */
+type MarkTuple = [string, number, number];
+
+interface StoredMessageJson {
+  id: string;
+  seq: number;
+  change_seq: number;
+  sender: string;
+  reply_to: string | null;
+  content: string;
+  client_message_id: string | null;
+  created: string;
+  updated: string;
+  deleted: boolean;
+}
+
+export type SendOutcome =
+  | {
+      kind: 'refused';
+      reason:
+        | 'not_found'
+        | 'chat_deleted'
+        | 'empty_message'
+        | 'invalid_reply_to'
+        | 'invalid_attachments';
+    }
+  | { kind: 'duplicate'; earlier: MessageRow; marks: ParticipantMarks[] }
+  | { kind: 'sent'; row: MessageRow; marks: ParticipantMarks[] };
+
+type SendResultJson =
+  | { error: Extract<SendOutcome, { kind: 'refused' }>['reason'] }
+  | { duplicate: StoredMessageJson; marks: MarkTuple[] }
+  | { seq: number; marks: MarkTuple[] };
+
+function toMarks(tuples: MarkTuple[]): ParticipantMarks[] {
+  return tuples.map(([userId, receivedSeq, readSeq]) => ({ userId, receivedSeq, readSeq }));
+}
+
+/**
+ * A whole send in one statement (migrations/0002): locks the chat, checks membership, the
+ * client_message_id, the chat's state, reply_to and attachments, takes the next seq and
+ * writes. `marks` are every participant's watermarks as they were before the send.
+ */
+export async function sendMessage(db: Db, message: NewMessage): Promise<SendOutcome> {
+  // uuid[] as an array literal: the ids are validated uuids, so they need no quoting.
+  const attachments = `{${message.attachmentIds.join(',')}}`;
+  const [answer] = await selectRows<{ result: SendResultJson }>(
+    db,
+    sql`select messenger_send_message(${message.chatId}, ${message.sender}, ${message.id},
+      ${message.content}, ${message.replyTo}, ${message.clientMessageId},
+      ${attachments}::uuid[], ${message.created.toISOString()}) as result`,
+  );
+  const result = answer!.result;
+  if ('error' in result) return { kind: 'refused', reason: result.error };
+  if ('duplicate' in result) {
+    const earlier = result.duplicate;
+    return {
+      kind: 'duplicate',
+      marks: toMarks(result.marks),
+      earlier: {
+        id: earlier.id,
+        chatId: message.chatId,
+        seq: earlier.seq,
+        changeSeq: earlier.change_seq,
+        sender: earlier.sender,
+        replyTo: earlier.reply_to,
+        content: earlier.content,
+        clientMessageId: earlier.client_message_id,
+        created: new Date(earlier.created),
+        updated: new Date(earlier.updated),
+        deleted: earlier.deleted,
+      },
+    };
+  }
+  return {
+    kind: 'sent',
+    marks: toMarks(result.marks),
+    row: {
+      id: message.id,
+      chatId: message.chatId,
+      seq: result.seq,
+      changeSeq: result.seq,
+      sender: message.sender,
+      replyTo: message.replyTo,
+      content: message.content,
+      clientMessageId: message.clientMessageId,
+      created: message.created,
+      updated: message.created,
+      deleted: false,
+    },
+  };
 }
 
 export async function findMessage(db: Db, messageId: string): Promise<MessageRow | undefined> {
   const [row] = await db.select().from(messages).where(eq(messages.id, messageId));
-  return row;
-}
-
-export async function findByClientMessageId(
-  db: Db,
-  chatId: string,
-  sender: string,
-  clientMessageId: string,
-): Promise<MessageRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.chatId, chatId),
-        eq(messages.sender, sender),
-        eq(messages.clientMessageId, clientMessageId),
-      ),
-    );
   return row;
 }
 
@@ -93,26 +176,37 @@ export async function changesSince(
     .limit(limit);
 }
 
-/** The newest message created at or before `seq`, optionally only from one sender. */
-export async function newestMessageUpTo(
+/** A question for newestMessagesUpTo: the newest message at or before `upTo`, from `sender` if set. */
+export interface NewestProbe {
+  upTo: number;
+  sender: string | undefined;
+}
+
+/** Answers every probe in one statement; undefined where no message qualifies. */
+export async function newestMessagesUpTo(
   db: Db,
   chatId: string,
-  seq: number,
-  sender?: string,
-): Promise<{ id: string; seq: number } | undefined> {
-  const [row] = await db
-    .select({ id: messages.id, seq: messages.seq })
-    .from(messages)
-    .where(
-      and(
-        eq(messages.chatId, chatId),
-        lte(messages.seq, seq),
-        sender === undefined ? undefined : eq(messages.sender, sender),
-      ),
-    )
-    .orderBy(desc(messages.seq))
-    .limit(1);
-  return row;
+  probes: NewestProbe[],
+): Promise<({ id: string; seq: number } | undefined)[]> {
+  if (probes.length === 0) return [];
+  // Array literals: positions are integers and senders validated uuids, so nothing needs quoting.
+  const upTo = `{${probes.map((probe) => probe.upTo).join(',')}}`;
+  const senders = `{${probes.map((probe) => probe.sender ?? 'NULL').join(',')}}`;
+  const rows = await selectRows<{ i: string | number; id: string; seq: string | number }>(
+    db,
+    sql`select p.i, m.id, m.seq
+      from unnest(${upTo}::bigint[], ${senders}::uuid[]) with ordinality as p(up_to, sender, i)
+      cross join lateral (
+        select id, seq from messages
+        where chat_id = ${chatId} and seq <= p.up_to
+          and (p.sender is null or messages.sender = p.sender)
+        order by seq desc
+        limit 1
+      ) m`,
+  );
+  const answers: ({ id: string; seq: number } | undefined)[] = probes.map(() => undefined);
+  for (const row of rows) answers[Number(row.i) - 1] = { id: row.id, seq: Number(row.seq) };
+  return answers;
 }
 
 export async function attachmentsOfMessages(
@@ -132,31 +226,6 @@ export async function attachmentsOfMessages(
     byMessage.set(row.messageId as string, list);
   }
   return byMessage;
-}
-
-/** Uploads of this chat by this user that no message has claimed yet, among `ids`. */
-export async function claimableAttachments(
-  db: Db,
-  chatId: string,
-  uploader: string,
-  ids: string[],
-): Promise<AttachmentRow[]> {
-  return db
-    .select()
-    .from(attachments)
-    .where(
-      and(
-        inArray(attachments.id, ids),
-        eq(attachments.chatId, chatId),
-        eq(attachments.uploader, uploader),
-        isNull(attachments.messageId),
-      ),
-    );
-}
-
-export async function claimAttachments(db: Db, messageId: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.update(attachments).set({ messageId }).where(inArray(attachments.id, ids));
 }
 
 /** Detaches and deletes a message's attachment rows; returns them so their bytes can go too. */

@@ -1,13 +1,14 @@
 import type { AttachmentLinkSigner } from '../attachments/links.js';
 import { type AttachmentRow, toAttachment } from '../attachments/present.js';
 import { accessChat, assertWritable, type ChatAccess } from '../chats/access.js';
-import { nextSeq, raiseMarks, updateChat } from '../chats/queries.js';
+import { nextSeq, raiseMarks } from '../chats/queries.js';
 import type { Db } from '../db/database.js';
 import { newId } from '../db/ids.js';
 import {
   BadRequestError,
   ConflictError,
   ForbiddenError,
+  GoneError,
   NotFoundError,
   ValidationError,
 } from '../errors.js';
@@ -15,15 +16,13 @@ import type { ChatEvent, EventPublisher } from '../realtime/events.js';
 import {
   attachmentsOfMessages,
   changesSince,
-  claimAttachments,
-  claimableAttachments,
-  findByClientMessageId,
   findMessage,
-  insertMessage,
   type MessageRow,
   type PagePosition,
   pageMessages,
   releaseAttachments,
+  type SendOutcome,
+  sendMessage,
   updateMessage,
 } from './queries.js';
 import { type ParticipantMarks, ReceiptSummary } from './receipts.js';
@@ -38,6 +37,24 @@ export interface SendResult {
 
 /** Called after commit with the storage keys of attachments whose message was deleted. */
 export type ReleasedAttachmentsHandler = (released: AttachmentRow[]) => void;
+
+function sendRefusal(reason: Extract<SendOutcome, { kind: 'refused' }>['reason']): Error {
+  switch (reason) {
+    case 'not_found':
+      return new NotFoundError('Chat');
+    case 'chat_deleted':
+      return new GoneError('The chat has been deleted', 'chat_deleted');
+    case 'empty_message':
+      return new ValidationError('A message needs content or attachments', 'empty_message');
+    case 'invalid_reply_to':
+      return new ValidationError('reply_to must be a message of this chat', 'invalid_reply_to');
+    case 'invalid_attachments':
+      return new ValidationError(
+        'Attachments must be your own unsent uploads to this chat',
+        'invalid_attachments',
+      );
+  }
+}
 
 export class MessageService {
   constructor(
@@ -97,82 +114,57 @@ export class MessageService {
     };
   }
 
+  /**
+   * One statement does the whole send (sendMessage): the chat lock, the checks and the
+   * writes, committed before this returns. What follows reads only rows that no longer change
+   * (a message's seq and its attachments as sent), so it may run after the commit.
+   */
   async send(userId: string, chatId: string, input: SendMessageBody): Promise<SendResult> {
-    return this.commit<SendResult>(async (tx) => {
-      const access = await accessChat(tx, chatId, userId, { lock: true });
-      if (input.client_message_id !== undefined) {
-        const earlier = await findByClientMessageId(tx, chatId, userId, input.client_message_id);
-        if (earlier) {
-          const [message] = await this.present(tx, [earlier], access.participants);
-          return { result: { message: message!, created: false }, events: [] };
-        }
-      }
-      assertWritable(access.chat);
-      const attachmentIds = [...new Set(input.attachments ?? [])];
-      if (input.content === '' && attachmentIds.length === 0) {
-        throw new ValidationError('A message needs content or attachments', 'empty_message');
-      }
-      if (input.reply_to) {
-        const original = await findMessage(tx, input.reply_to);
-        if (!original || original.chatId !== chatId) {
-          throw new ValidationError('reply_to must be a message of this chat', 'invalid_reply_to');
-        }
-      }
-      if (attachmentIds.length > 0) {
-        const claimable = await claimableAttachments(tx, chatId, userId, attachmentIds);
-        if (claimable.length !== attachmentIds.length) {
-          throw new ValidationError(
-            'Attachments must be your own unsent uploads to this chat',
-            'invalid_attachments',
-          );
-        }
-      }
-      const seq = await nextSeq(tx, chatId);
-      const now = new Date();
-      const row: MessageRow = {
-        id: newId(),
+    const now = new Date();
+    const attachmentIds = [...new Set(input.attachments ?? [])];
+    const outcome = await sendMessage(this.db, {
+      id: newId(),
+      chatId,
+      sender: userId,
+      content: input.content,
+      replyTo: input.reply_to ?? null,
+      clientMessageId: input.client_message_id ?? null,
+      attachmentIds,
+      created: now,
+    });
+    if (outcome.kind === 'refused') throw sendRefusal(outcome.reason);
+    if (outcome.kind === 'duplicate') {
+      const [message] = await this.present(this.db, [outcome.earlier], outcome.marks);
+      return { message: message!, created: false };
+    }
+    const { row, marks } = outcome;
+    const seq = row.seq;
+    const after = marks.map((mark) =>
+      mark.userId === userId
+        ? {
+            ...mark,
+            receivedSeq: Math.max(mark.receivedSeq, seq),
+            readSeq: Math.max(mark.readSeq, seq),
+          }
+        : mark,
+    );
+    const attached =
+      attachmentIds.length > 0 ? await attachmentsOfMessages(this.db, [row.id]) : undefined;
+    const message = this.toMessage(row, new ReceiptSummary(after), attached?.get(row.id) ?? []);
+    const recipients = marks.map((mark) => mark.userId);
+    const events: ChatEvent[] = [
+      { recipients, frame: { type: 'message.created', chat_id: chatId, seq, data: message } },
+      ...(await statusEvents(
+        this.db,
         chatId,
         seq,
-        changeSeq: seq,
-        sender: userId,
-        replyTo: input.reply_to ?? null,
-        content: input.content,
-        clientMessageId: input.client_message_id ?? null,
-        created: now,
-        updated: now,
-        deleted: false,
-      };
-      await insertMessage(tx, row);
-      await claimAttachments(tx, row.id, attachmentIds);
-      await updateChat(tx, chatId, { lastMessageId: row.id, lastActivity: now });
-      // Whoever writes has seen the chat: the sender's marks move up to the new message.
-      await raiseMarks(tx, chatId, userId, { receivedSeq: seq, readSeq: seq });
-      const after = access.participants.map((mark) =>
-        mark.userId === userId
-          ? {
-              ...mark,
-              receivedSeq: Math.max(mark.receivedSeq, seq),
-              readSeq: Math.max(mark.readSeq, seq),
-            }
-          : mark,
-      );
-      const [message] = await this.present(tx, [row], after);
-      const recipients = access.participants.map((participant) => participant.userId);
-      return {
-        result: { message: message!, created: true },
-        events: [
-          this.messageEvent('message.created', message!, seq, access),
-          ...(await statusEvents(
-            tx,
-            chatId,
-            seq,
-            new ReceiptSummary(access.participants),
-            new ReceiptSummary(after),
-            recipients,
-          )),
-        ],
-      };
-    });
+        new ReceiptSummary(marks),
+        new ReceiptSummary(after),
+        recipients,
+      )),
+    ];
+    this.events.publish(events);
+    return { message, created: true };
   }
 
   async list(userId: string, chatId: string, query: MessagePageQuery): Promise<MessagePage> {

@@ -1,31 +1,24 @@
 import type { Db } from '../db/database.js';
 import type { ChatEvent } from '../realtime/events.js';
-import { newestMessageUpTo } from './queries.js';
+import { type NewestProbe, newestMessagesUpTo } from './queries.js';
 import type { ReceiptSummary, Watermark } from './receipts.js';
 
 type Boundary = { id: string; seq: number } | undefined;
 
 /**
- * The newest message that has reached a watermark. Status is monotone along `seq` (a
- * sender's own marks are always at least their message), so the messages that reached it
- * form a prefix: everything up to the lowest mark, plus the lowest holder's own messages up
- * to the second-lowest mark.
+ * The newest message that has reached a watermark, as database questions. Status is monotone
+ * along `seq` (a sender's own marks are always at least their message), so the messages that
+ * reached it form a prefix: everything up to the lowest mark, plus the lowest holder's own
+ * messages up to the second-lowest mark.
  */
-async function boundary(
-  db: Db,
-  chatId: string,
-  mark: Watermark,
-  newestSeq: number,
-): Promise<Boundary> {
-  const upTo = Math.min(mark.lowest, newestSeq);
-  const common = await newestMessageUpTo(db, chatId, upTo);
-  if (mark.lowestUser === undefined || mark.second <= mark.lowest) return common;
-  const own = await newestMessageUpTo(
-    db,
-    chatId,
-    Math.min(mark.second, newestSeq),
-    mark.lowestUser,
-  );
+function boundaryProbes(mark: Watermark, newestSeq: number): NewestProbe[] {
+  const common: NewestProbe = { upTo: Math.min(mark.lowest, newestSeq), sender: undefined };
+  if (mark.lowestUser === undefined || mark.second <= mark.lowest) return [common];
+  return [common, { upTo: Math.min(mark.second, newestSeq), sender: mark.lowestUser }];
+}
+
+function boundaryOf(answers: Boundary[]): Boundary {
+  const [common, own] = answers;
   return own && (!common || own.seq > common.seq) ? own : common;
 }
 
@@ -39,7 +32,7 @@ function moved(before: Watermark, after: Watermark): boolean {
 
 /**
  * `message.status` events for a change of watermarks: one per status whose boundary moved
- * forward, naming the newest message that now has it.
+ * forward, naming the newest message that now has it. Every boundary is read in one query.
  */
 export async function statusEvents(
   db: Db,
@@ -49,13 +42,22 @@ export async function statusEvents(
   after: ReceiptSummary,
   recipients: string[],
 ): Promise<ChatEvent[]> {
+  const changes = (['received', 'read'] as const)
+    .filter((status) => moved(before[status], after[status]))
+    .map((status) => ({
+      status,
+      was: boundaryProbes(before[status], newestSeq),
+      now: boundaryProbes(after[status], newestSeq),
+    }));
+  const probes = changes.flatMap((change) => [...change.was, ...change.now]);
+  const answers = await newestMessagesUpTo(db, chatId, probes);
   const events: ChatEvent[] = [];
-  for (const status of ['received', 'read'] as const) {
-    if (!moved(before[status], after[status])) continue;
-    const [was, now] = await Promise.all([
-      boundary(db, chatId, before[status], newestSeq),
-      boundary(db, chatId, after[status], newestSeq),
-    ]);
+  let at = 0;
+  for (const change of changes) {
+    const was = boundaryOf(answers.slice(at, at + change.was.length));
+    at += change.was.length;
+    const now = boundaryOf(answers.slice(at, at + change.now.length));
+    at += change.now.length;
     if (now && (!was || now.seq > was.seq)) {
       events.push({
         recipients,
@@ -63,7 +65,7 @@ export async function statusEvents(
           type: 'message.status',
           chat_id: chatId,
           seq: null,
-          data: { message_id: now.id, status },
+          data: { message_id: now.id, status: change.status },
         },
       });
     }
