@@ -100,6 +100,7 @@ export const messages = pgTable(
   (t) => [
     uniqueIndex('messages_chat_seq_key').on(t.chatId, t.seq),
     index('messages_chat_change_seq_idx').on(t.chatId, t.changeSeq),
+    index('messages_chat_sender_seq_idx').on(t.chatId, t.sender, t.seq),
     uniqueIndex('messages_client_message_id_key')
       .on(t.chatId, t.sender, t.clientMessageId)
       .where(sql`${t.clientMessageId} is not null`),

@@ -182,7 +182,7 @@ export interface NewestProbe {
   sender: string | undefined;
 }
 
-/** Answers every probe in one statement; undefined where no message qualifies. */
+/** Answers every probe in one statement (migrations/0002); undefined where no message qualifies. */
 export async function newestMessagesUpTo(
   db: Db,
   chatId: string,
@@ -192,20 +192,13 @@ export async function newestMessagesUpTo(
   // Array literals: positions are integers and senders validated uuids, so nothing needs quoting.
   const upTo = `{${probes.map((probe) => probe.upTo).join(',')}}`;
   const senders = `{${probes.map((probe) => probe.sender ?? 'NULL').join(',')}}`;
-  const rows = await selectRows<{ i: string | number; id: string; seq: string | number }>(
+  const rows = await selectRows<{ probe: string | number; id: string; seq: string | number }>(
     db,
-    sql`select p.i, m.id, m.seq
-      from unnest(${upTo}::bigint[], ${senders}::uuid[]) with ordinality as p(up_to, sender, i)
-      cross join lateral (
-        select id, seq from messages
-        where chat_id = ${chatId} and seq <= p.up_to
-          and (p.sender is null or messages.sender = p.sender)
-        order by seq desc
-        limit 1
-      ) m`,
+    sql`select probe, id, seq
+      from messenger_newest_messages(${chatId}, ${upTo}::bigint[], ${senders}::uuid[])`,
   );
   const answers: ({ id: string; seq: number } | undefined)[] = probes.map(() => undefined);
-  for (const row of rows) answers[Number(row.i) - 1] = { id: row.id, seq: Number(row.seq) };
+  for (const row of rows) answers[Number(row.probe) - 1] = { id: row.id, seq: Number(row.seq) };
   return answers;
 }
 

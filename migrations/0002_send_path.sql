@@ -81,3 +81,30 @@ BEGIN
 	RETURN jsonb_build_object('seq', v_seq, 'marks', v_marks);
 END
 $$;
+--> statement-breakpoint
+-- Status boundaries ask for a participant's newest message at or before a position
+-- (messages/status-events.ts); without it that walks the chat's history backwards.
+CREATE INDEX "messages_chat_sender_seq_idx" ON "messages" USING btree ("chat_id","sender","seq");
+--> statement-breakpoint
+-- For each probe i: the newest message of the chat at or before p_up_to[i], only from
+-- p_senders[i] where that is not null. PL/pgSQL keeps the plan of the query for the session,
+-- which costs several times the query's execution if planned again at every call.
+CREATE FUNCTION "messenger_newest_messages"(p_chat_id uuid, p_up_to bigint[], p_senders uuid[])
+RETURNS TABLE (probe bigint, id uuid, seq bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	RETURN QUERY
+	SELECT p.i, m.id, m.seq
+	FROM unnest(p_up_to, p_senders) WITH ORDINALITY AS p(up_to, sender, i)
+	CROSS JOIN LATERAL (
+		(SELECT messages.id, messages.seq FROM messages
+			WHERE p.sender IS NULL AND messages.chat_id = p_chat_id AND messages.seq <= p.up_to
+			ORDER BY messages.seq DESC LIMIT 1)
+		UNION ALL
+		(SELECT messages.id, messages.seq FROM messages
+			WHERE messages.chat_id = p_chat_id AND messages.sender = p.sender AND messages.seq <= p.up_to
+			ORDER BY messages.seq DESC LIMIT 1)
+	) m;
+END
+$$;
