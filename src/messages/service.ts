@@ -1,6 +1,11 @@
 import type { AttachmentLinkSigner } from '../attachments/links.js';
 import { type AttachmentRow, toAttachment } from '../attachments/present.js';
-import { accessChat, assertWritable, type ChatAccess } from '../chats/access.js';
+import {
+  accessChat,
+  assertWritable,
+  type ChatAccess,
+  readableChatParticipants,
+} from '../chats/access.js';
 import { nextSeq, raiseMarks } from '../chats/queries.js';
 import type { Db } from '../db/database.js';
 import { newId } from '../db/ids.js';
@@ -171,7 +176,7 @@ export class MessageService {
     if (query.before !== undefined && query.after !== undefined) {
       throw new BadRequestError('Use either before or after, not both', 'bad_query');
     }
-    const access = await accessChat(this.db, chatId, userId, { lock: false });
+    const participants = await readableChatParticipants(this.db, chatId, userId);
     const position = await this.pagePosition(chatId, query);
     const rows = await pageMessages(this.db, chatId, position, query.limit + 1);
     // pageMessages returns oldest first; the extra row tells whether more lie beyond the page.
@@ -180,7 +185,7 @@ export class MessageService {
       'after' in position
         ? rows.slice(0, query.limit)
         : rows.slice(rows.length - Math.min(rows.length, query.limit));
-    return { items: await this.present(this.db, page, access.participants), has_more: hasMore };
+    return { items: await this.present(this.db, page, participants), has_more: hasMore };
   }
 
   private async pagePosition(chatId: string, query: MessagePageQuery): Promise<PagePosition> {
