@@ -32,23 +32,6 @@ export async function accessChat(
   return { chat, participants, caller };
 }
 
-/**
- * The participants of a chat the caller reads, without the chat row: a chat with
- * participants exists (the foreign key), and reading is allowed in a deleted chat. The same
- * 404 as accessChat for outsiders.
- */
-export async function readableChatParticipants(
-  db: Db,
-  chatId: string,
-  userId: string,
-): Promise<ParticipantRow[]> {
-  const participants = await listParticipants(db, [chatId]);
-  if (!participants.some((participant) => participant.userId === userId)) {
-    throw new NotFoundError('Chat');
-  }
-  return participants;
-}
-
 export function assertWritable(chat: ChatRow): void {
   if (chat.deleted) throw new GoneError('The chat has been deleted', 'chat_deleted');
 }

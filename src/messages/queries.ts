@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { AttachmentRow } from '../attachments/present.js';
 import { type Db, selectRows } from '../db/database.js';
 import { attachments, messages } from '../db/schema.js';
@@ -131,35 +131,6 @@ export async function updateMessage(
 }
 
 export type PagePosition = { before: number } | { after: number } | { newest: true };
-
-/** A page of history by keyset on the creation position, returned oldest first. */
-export async function pageMessages(
-  db: Db,
-  chatId: string,
-  position: PagePosition,
-  limit: number,
-): Promise<MessageRow[]> {
-  if ('after' in position) {
-    return db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.chatId, chatId), gt(messages.seq, position.after)))
-      .orderBy(asc(messages.seq))
-      .limit(limit);
-  }
-  const rows = await db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.chatId, chatId),
-        'before' in position ? lt(messages.seq, position.before) : undefined,
-      ),
-    )
-    .orderBy(desc(messages.seq))
-    .limit(limit);
-  return rows.reverse();
-}
 
 /** Messages whose newest change lies after `afterSeq`, in change order (for resume). */
 export async function changesSince(

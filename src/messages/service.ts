@@ -1,11 +1,6 @@
 import type { AttachmentLinkSigner } from '../attachments/links.js';
 import { type AttachmentRow, toAttachment } from '../attachments/present.js';
-import {
-  accessChat,
-  assertWritable,
-  type ChatAccess,
-  readableChatParticipants,
-} from '../chats/access.js';
+import { accessChat, assertWritable, type ChatAccess } from '../chats/access.js';
 import { nextSeq, raiseMarks } from '../chats/queries.js';
 import type { Db } from '../db/database.js';
 import { newId } from '../db/ids.js';
@@ -18,13 +13,13 @@ import {
   ValidationError,
 } from '../errors.js';
 import type { ChatEvent, EventPublisher } from '../realtime/events.js';
+import { HistoryReads } from './history-reads.js';
 import {
   attachmentsOfMessages,
   changesSince,
   findMessage,
   type MessageRow,
   type PagePosition,
-  pageMessages,
   releaseAttachments,
   type SendOutcome,
   sendMessage,
@@ -62,12 +57,16 @@ function sendRefusal(reason: Extract<SendOutcome, { kind: 'refused' }>['reason']
 }
 
 export class MessageService {
+  readonly #history: HistoryReads;
+
   constructor(
     private readonly db: Db,
     private readonly events: EventPublisher,
     private readonly links: AttachmentLinkSigner,
     private readonly onAttachmentsReleased: ReleasedAttachmentsHandler = () => undefined,
-  ) {}
+  ) {
+    this.#history = new HistoryReads(db);
+  }
 
   private async commit<T>(work: (tx: Db) => Promise<{ result: T; events: ChatEvent[] }>) {
     const { result, events } = await this.db.transaction(work);
@@ -176,22 +175,32 @@ export class MessageService {
     if (query.before !== undefined && query.after !== undefined) {
       throw new BadRequestError('Use either before or after, not both', 'bad_query');
     }
-    const participants = await readableChatParticipants(this.db, chatId, userId);
+    // A chat with participants exists (foreign key); a deleted chat stays readable. An
+    // outsider gets the same 404 as for a chat that does not exist.
+    const marks = await this.#history.participants(chatId);
+    if (!marks.some((mark) => mark.userId === userId)) throw new NotFoundError('Chat');
     const position = await this.pagePosition(chatId, query);
-    const rows = await pageMessages(this.db, chatId, position, query.limit + 1);
-    // pageMessages returns oldest first; the extra row tells whether more lie beyond the page.
+    const rows = await this.#history.page(chatId, position, query.limit + 1);
+    // The page comes oldest first; the extra row tells whether more lie beyond the page.
     const hasMore = rows.length > query.limit;
     const page =
       'after' in position
         ? rows.slice(0, query.limit)
         : rows.slice(rows.length - Math.min(rows.length, query.limit));
-    return { items: await this.present(this.db, page, participants), has_more: hasMore };
+    const attachments = await this.#history.attachmentsOf(
+      page.filter((row) => !row.deleted).map((row) => row.id),
+    );
+    const summary = new ReceiptSummary(marks);
+    return {
+      items: page.map((row) => this.toMessage(row, summary, attachments.get(row.id) ?? [])),
+      has_more: hasMore,
+    };
   }
 
   private async pagePosition(chatId: string, query: MessagePageQuery): Promise<PagePosition> {
     const anchorId = query.before ?? query.after;
     if (anchorId === undefined) return { newest: true };
-    const anchor = await findMessage(this.db, anchorId);
+    const anchor = await this.#history.anchor(anchorId);
     if (!anchor || anchor.chatId !== chatId) {
       throw new BadRequestError('The cursor is not a message of this chat', 'bad_cursor');
     }
