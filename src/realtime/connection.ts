@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { WsConfig } from '../config.js';
+import type { Expirable, ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
 import {
   CloseCode,
@@ -28,8 +29,8 @@ export const MAX_PENDING = 10_000;
 const MAX_QUEUED_RESUMES = 16;
 /** After the server sends a close frame, how long the client has to answer it. */
 const CLOSE_GRACE_MS = 5_000;
-/** setTimeout's ceiling (about 24.8 days); longer token lifetimes are re-armed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The job chain of a connection with no database work yet (one shared settled promise). */
+const NO_JOBS: Promise<void> = Promise.resolve();
 
 /** What one connection knows about one of the user's chats. */
 interface ChatState {
@@ -60,6 +61,10 @@ export interface ConnectionContext {
   feed: ChangeFeed;
   settings: WsConfig;
   stats: RealtimeStats;
+  /** The node's logger: connections log rarely, so none keeps a child logger of its own. */
+  log: FastifyBaseLogger;
+  /** Token expiries of every connection of the node, on one timer. */
+  expiry: ExpiryQueue<Connection>;
   onClosed(connection: Connection): void;
 }
 
@@ -76,20 +81,22 @@ let generation = 0;
  * dropped as duplicates, or trigger a catch-up from the database when positions are
  * missing. All database work of a connection runs one job at a time, in order.
  */
-export class Connection {
+export class Connection implements Expirable {
   readonly #ws: WebSocket;
   readonly #ctx: ConnectionContext;
-  readonly #log: FastifyBaseLogger;
+  /** The upgrade request's id, to tie this connection's log lines to it. */
+  readonly #reqId: string;
+  /** When the token expires (seconds since the epoch). */
+  readonly #expiresAt: number;
   readonly #chats = new Map<string, ChatState>();
   #state: 'open' | 'closing' | 'closed' = 'open';
-  #jobs: Promise<void> = Promise.resolve();
+  #jobs: Promise<void> = NO_JOBS;
   #ready: boolean;
   #pending: LiveEvent[] = [];
   #pendingBytes = 0;
   #queuedResumes = 0;
   #awaitingPong = false;
   #holdTimer: NodeJS.Timeout | undefined;
-  #expiryTimer: NodeJS.Timeout | undefined;
   #terminateTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -101,12 +108,13 @@ export class Connection {
       /** Events received between the membership snapshot and now. */
       pending: LiveEvent[];
       context: ConnectionContext;
-      log: FastifyBaseLogger;
+      reqId: string;
     },
   ) {
     this.#ws = ws;
     this.#ctx = options.context;
-    this.#log = options.log;
+    this.#reqId = options.reqId;
+    this.#expiresAt = options.expiresAt;
     // Listeners first, before anything can yield: no client frame may be missed.
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
@@ -127,7 +135,12 @@ export class Connection {
     } else {
       this.#holdTimer = setTimeout(() => this.#release(), hold);
     }
-    this.#armExpiry(options.expiresAt);
+    if (this.#state !== 'open') return;
+    if (options.expiresAt * 1000 <= Date.now()) {
+      this.close(CloseCode.tokenExpired, 'token expired');
+      return;
+    }
+    this.#ctx.expiry.add(this, options.expiresAt);
   }
 
   get open(): boolean {
@@ -152,7 +165,10 @@ export class Connection {
     if (this.#state !== 'open') return;
     if (this.#awaitingPong) {
       this.#ctx.stats.deadConnectionsDropped++;
-      this.#log.debug({ userId: this.userId }, 'websocket missed its pong; dropping');
+      this.#ctx.log.debug(
+        { reqId: this.#reqId, userId: this.userId },
+        'websocket missed its pong; dropping',
+      );
       this.#ws.terminate();
       return;
     }
@@ -184,6 +200,13 @@ export class Connection {
     }
     this.#terminateTimer = setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS);
     this.#terminateTimer.unref();
+  }
+
+  /** The token expired (called by the node's ExpiryQueue). */
+  expire(): void {
+    if (this.#state !== 'open') return;
+    this.#ctx.stats.tokensExpired++;
+    this.close(CloseCode.tokenExpired, 'token expired');
   }
 
   /** Forcibly drops the socket (shutdown after the grace period). */
@@ -503,7 +526,10 @@ export class Connection {
       .catch((error: unknown) => {
         if (this.#state !== 'open') return;
         this.#ctx.stats.internalErrors++;
-        this.#log.error({ err: error, userId: this.userId }, 'websocket catch-up failed');
+        this.#ctx.log.error(
+          { err: error, reqId: this.#reqId, userId: this.userId },
+          'websocket catch-up failed',
+        );
         this.close(CloseCode.internalError, 'internal error; reconnect and resume');
       });
     return this.#jobs;
@@ -551,35 +577,17 @@ export class Connection {
   #closeSlow(): void {
     if (this.#state !== 'open') return;
     this.#ctx.stats.slowConsumersClosed++;
-    this.#log.info({ userId: this.userId }, 'websocket send queue over its bound; closing');
-    this.close(CloseCode.slowConsumer, 'slow consumer; reconnect and resume');
-  }
-
-  #armExpiry(expiresAt: number): void {
-    const delay = expiresAt * 1000 - Date.now();
-    if (delay <= 0) {
-      this.close(CloseCode.tokenExpired, 'token expired');
-      return;
-    }
-    this.#expiryTimer = setTimeout(
-      () => {
-        if (Date.now() >= expiresAt * 1000) {
-          this.#ctx.stats.tokensExpired++;
-          this.close(CloseCode.tokenExpired, 'token expired');
-        } else {
-          this.#armExpiry(expiresAt);
-        }
-      },
-      Math.min(delay, MAX_TIMER_MS),
+    this.#ctx.log.info(
+      { reqId: this.#reqId, userId: this.userId },
+      'websocket send queue over its bound; closing',
     );
-    this.#expiryTimer.unref();
+    this.close(CloseCode.slowConsumer, 'slow consumer; reconnect and resume');
   }
 
   #clearTimers(): void {
     clearTimeout(this.#holdTimer);
-    clearTimeout(this.#expiryTimer);
     this.#holdTimer = undefined;
-    this.#expiryTimer = undefined;
+    this.#ctx.expiry.delete(this, this.#expiresAt);
   }
 
   #onClose(): void {

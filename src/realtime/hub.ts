@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Broker } from '../broker/broker.js';
 import type { WsConfig } from '../config.js';
 import { Connection, type ConnectionContext, MAX_PENDING, type ResyncRound } from './connection.js';
+import { ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
 import { CloseCode } from './protocol.js';
 import { emptyStats, type RealtimeStats } from './stats.js';
@@ -44,6 +45,7 @@ export class RealtimeHub {
   readonly #sinks = new Map<string, Set<Sink>>();
   readonly #connections = new Set<Connection>();
   readonly #stats = emptyStats();
+  readonly #expiry = new ExpiryQueue<Connection>();
   readonly #context: ConnectionContext;
   #unsubscribe: (() => void) | undefined;
   #unresync: (() => void) | undefined;
@@ -61,6 +63,8 @@ export class RealtimeHub {
       feed,
       settings,
       stats: this.#stats,
+      log: logger,
+      expiry: this.#expiry,
       onClosed: (connection) => this.#onClosed(connection),
     };
   }
@@ -93,7 +97,7 @@ export class RealtimeHub {
   attach(
     pending: PendingSubscriber,
     ws: WebSocket,
-    options: { expiresAt: number; memberships: Map<string, Membership>; log: FastifyBaseLogger },
+    options: { expiresAt: number; memberships: Map<string, Membership>; reqId: string },
   ): Connection | undefined {
     pending.cancel();
     if (this.#stopped) {
@@ -105,7 +109,7 @@ export class RealtimeHub {
       memberships: options.memberships,
       pending: pending.events,
       context: this.#context,
-      log: options.log,
+      reqId: options.reqId,
     });
     if (!connection.open) return undefined;
     this.#stats.accepted++;
@@ -122,6 +126,7 @@ export class RealtimeHub {
   async shutdown(timeoutMs: number): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#pingTimer);
+    this.#expiry.stop();
     this.#unsubscribe?.();
     this.#unresync?.();
     for (const connection of this.#connections) {
