@@ -232,6 +232,56 @@ describe('GET /subscriptions: the upgrade', () => {
   });
 });
 
+describe('GET /subscriptions with WS_PERMESSAGE_DEFLATE=true', () => {
+  let td: TestApp;
+  let based: string;
+  beforeAll(async () => {
+    td = await createTestApp({ WS_PERMESSAGE_DEFLATE: 'true', WS_RESUME_HOLD_MS: '0' });
+    based = await td.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await td.close();
+  });
+
+  // Event frames are prebuilt once and written to the socket as they are; a compressed
+  // connection needs ws to frame (and compress) them instead.
+  it('delivers the same events, live and replayed, with and without compression', async () => {
+    const alice = await signUp(td.app);
+    const bob = await signUp(td.app);
+    const chat = await createChat(td.app, alice, [bob]);
+    const compressed = await Subscriber.connect(based, bob.token);
+    const plain = await Subscriber.connect(based, bob.token, { perMessageDeflate: false });
+    expect(compressed.ws.extensions).toContain('permessage-deflate');
+    expect(plain.ws.extensions).toBe('');
+    const sent: Message[] = [];
+    for (const content of ['one', 'two '.repeat(1_000), 'three']) {
+      sent.push(await sendMessage(td.app, alice, chat.chat_id, content));
+    }
+    const created = (frames: Frame[]) => {
+      const found = frames.filter((frame) => frame.type === 'message.created');
+      return found.length === sent.length ? found : undefined;
+    };
+    const check = (frames: Frame[]) => {
+      expect(frames.map((frame) => frame.seq)).toEqual(sent.map((message) => message.seq));
+      expect(frames.map((frame) => (frame.data as Message).content)).toEqual(
+        sent.map((message) => message.content),
+      );
+    };
+    for (const subscriber of [compressed, plain]) check(await subscriber.until(created));
+    // Fresh connections replay the same changes from the database.
+    const replayed = [
+      await Subscriber.connect(based, bob.token),
+      await Subscriber.connect(based, bob.token, { perMessageDeflate: false }),
+    ];
+    for (const subscriber of replayed) {
+      subscriber.send({ type: 'resume', positions: { [chat.chat_id]: 0 } });
+      await subscriber.until((frames) => frames.some((frame) => frame.type === 'resumed'));
+      check(subscriber.frames.filter((frame) => frame.type === 'message.created'));
+    }
+    for (const subscriber of [compressed, plain, ...replayed]) await subscriber.close();
+  });
+});
+
 describe('GET /subscriptions: client frames', () => {
   it('answers ping with pong and frames it does not understand with error frames', async () => {
     const alice = await signUp(t.app);

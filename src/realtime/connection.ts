@@ -1,8 +1,10 @@
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { WsConfig } from '../config.js';
 import type { Expirable, ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
+import { framePayload } from './frame.js';
 import {
   CloseCode,
   errorFrame,
@@ -83,6 +85,12 @@ let generation = 0;
  */
 export class Connection implements Expirable {
   readonly #ws: WebSocket;
+  /**
+   * The TCP socket under #ws, to which event frames (built once per event, see frame.ts)
+   * are written directly. Undefined when ws has to frame them itself: permessage-deflate
+   * was negotiated (compression is per connection), or there is no TCP socket.
+   */
+  readonly #tcp: Socket | undefined;
   readonly #ctx: ConnectionContext;
   /** The upgrade request's id, to tie this connection's log lines to it. */
   readonly #reqId: string;
@@ -109,9 +117,12 @@ export class Connection implements Expirable {
       pending: LiveEvent[];
       context: ConnectionContext;
       reqId: string;
+      /** The socket ws was handed at the upgrade. */
+      tcp: Socket | undefined;
     },
   ) {
     this.#ws = ws;
+    this.#tcp = ws.extensions === '' ? options.tcp : undefined;
     this.#ctx = options.context;
     this.#reqId = options.reqId;
     this.#expiresAt = options.expiresAt;
@@ -556,7 +567,17 @@ export class Connection implements Expirable {
   }
 
   #write(data: Buffer | string): void {
-    this.#ws.send(data, { binary: false });
+    const ws = this.#ws;
+    if (typeof data === 'string') {
+      ws.send(data);
+    } else if (this.#tcp !== undefined && ws.readyState === ws.OPEN) {
+      // Ordered with ws's own writes (pings, close): without compression its sender writes
+      // synchronously, so both land on the socket in call order. Not OPEN (a close frame
+      // went out): nothing may follow it, as ws.send would also refuse.
+      this.#tcp.write(data);
+    } else {
+      ws.send(framePayload(data), { binary: false });
+    }
     const stats = this.#ctx.stats;
     stats.framesSent++;
     // Events are shared encoded buffers; control frames (pong, resumed, error) are strings.

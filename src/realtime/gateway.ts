@@ -139,6 +139,7 @@ export async function registerRealtimeGateway(
           expiresAt: session.claims.expiresAt,
           memberships: session.memberships,
           reqId: request.id,
+          tcp: tcp ?? undefined,
         });
       },
     });

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Broker } from '../broker/broker.js';
@@ -97,7 +98,12 @@ export class RealtimeHub {
   attach(
     pending: PendingSubscriber,
     ws: WebSocket,
-    options: { expiresAt: number; memberships: Map<string, Membership>; reqId: string },
+    options: {
+      expiresAt: number;
+      memberships: Map<string, Membership>;
+      reqId: string;
+      tcp: Socket | undefined;
+    },
   ): Connection | undefined {
     pending.cancel();
     if (this.#stopped) {
@@ -110,6 +116,7 @@ export class RealtimeHub {
       pending: pending.events,
       context: this.#context,
       reqId: options.reqId,
+      tcp: options.tcp,
     });
     if (!connection.open) return undefined;
     this.#stats.accepted++;
@@ -158,7 +165,15 @@ export class RealtimeHub {
     for (const recipient of event.recipients) {
       const sinks = this.#sinks.get(recipient);
       if (!sinks) continue;
-      live ??= { ...event, bytes: event.frame() };
+      // Built once per event, on the first local recipient; every socket shares the frame.
+      live ??= {
+        recipients: event.recipients,
+        type: event.type,
+        chatId: event.chatId,
+        seq: event.seq,
+        lastSeq: event.lastSeq,
+        bytes: event.frame(),
+      };
       for (const sink of sinks) sink.deliver(live);
     }
   }
