@@ -45,11 +45,15 @@ interface ChatState {
   last: number;
   /** Jobs (gap fill, resume, resync) that need the chat's live events held back. */
   holds: number;
-  /** Held live message events (with seq). */
-  buffer: LiveEvent[];
+  /**
+   * Held live message events (with seq); undefined when none. Both lists are made only
+   * when needed: every connection has a state per chat of its user, nearly all idle, and
+   * two empty arrays each cost 64 bytes per chat per socket.
+   */
+  buffer: LiveEvent[] | undefined;
   bufferedBytes: number;
   /** Held events without seq (status, chat.*), delivered in order once the chat is live. */
-  deferred: LiveEvent[];
+  deferred: LiveEvent[] | undefined;
   /** Held events were dropped: the database must be read again before going live. */
   overflowed: boolean;
   deleted: boolean;
@@ -313,7 +317,7 @@ export class Connection implements Expirable {
     let state = this.#chats.get(chatId);
     if (event.seq === null) {
       if (event.type === 'chat.deleted' && state) state.deleted = true;
-      if (state && state.holds > 0) state.deferred.push(event);
+      if (state && state.holds > 0) (state.deferred ??= []).push(event);
       else this.#send(event.bytes);
       return;
     }
@@ -351,13 +355,14 @@ export class Connection implements Expirable {
 
   #hold(state: ChatState, event: LiveEvent): void {
     if (state.overflowed) return;
-    state.buffer.push(event);
+    const buffer = (state.buffer ??= []);
+    buffer.push(event);
     state.bufferedBytes += event.bytes.length;
     if (
-      state.buffer.length > MAX_BUFFERED_PER_CHAT ||
+      buffer.length > MAX_BUFFERED_PER_CHAT ||
       state.bufferedBytes > this.#ctx.settings.sendQueueBytes / 2
     ) {
-      state.buffer = [];
+      state.buffer = undefined;
       state.bufferedBytes = 0;
       state.overflowed = true;
     }
@@ -412,14 +417,16 @@ export class Connection implements Expirable {
   #drain(state: ChatState): boolean {
     if (state.overflowed) {
       state.overflowed = false;
-      state.buffer = [];
+      state.buffer = undefined;
       state.bufferedBytes = 0;
       return false;
     }
-    state.buffer.sort((a, b) => a.seq! - b.seq!);
+    const buffer = state.buffer;
+    if (buffer === undefined) return true;
+    buffer.sort((a, b) => a.seq! - b.seq!);
     let index = 0;
-    for (; index < state.buffer.length; index++) {
-      const event = state.buffer[index]!;
+    for (; index < buffer.length; index++) {
+      const event = buffer[index]!;
       const seq = event.seq!;
       if (seq <= state.last) {
         this.#ctx.stats.duplicatesDropped++;
@@ -429,9 +436,10 @@ export class Connection implements Expirable {
       if (!this.#send(event.bytes)) return true;
       state.last = seq;
     }
-    state.buffer = state.buffer.slice(index);
-    state.bufferedBytes = state.buffer.reduce((sum, event) => sum + event.bytes.length, 0);
-    return state.buffer.length === 0;
+    const rest = buffer.slice(index);
+    state.buffer = rest.length > 0 ? rest : undefined;
+    state.bufferedBytes = rest.reduce((sum, event) => sum + event.bytes.length, 0);
+    return rest.length === 0;
   }
 
   #releaseHold(state: ChatState): void {
@@ -442,8 +450,8 @@ export class Connection implements Expirable {
       return;
     }
     const deferred = state.deferred;
-    state.deferred = [];
-    for (const event of deferred) this.#send(event.bytes);
+    state.deferred = undefined;
+    if (deferred) for (const event of deferred) this.#send(event.bytes);
   }
 
   async #resync(round: ResyncRound): Promise<void> {
@@ -484,7 +492,7 @@ export class Connection implements Expirable {
         if (this.#state !== 'open') return;
         if (this.#chats.get(chatId) === state) {
           // Status moves are not positions, so nothing shows whether one was lost.
-          for (const event of await round.statusOf(chatId)) state.deferred.push(event);
+          for (const event of await round.statusOf(chatId)) (state.deferred ??= []).push(event);
         }
       } finally {
         this.#releaseHold(state);
@@ -500,9 +508,9 @@ export class Connection implements Expirable {
       floor: position,
       last: position,
       holds: 0,
-      buffer: [],
+      buffer: undefined,
       bufferedBytes: 0,
-      deferred: [],
+      deferred: undefined,
       overflowed: false,
       deleted: false,
       tentative: false,
