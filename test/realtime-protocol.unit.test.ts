@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import * as wsModule from 'ws';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { framePayload, textFrame } from '../src/realtime/frame.js';
 import { errorFrame, parseClientFrame } from '../src/realtime/protocol.js';
 import { decodeEvent, encodeEvent } from '../src/realtime/wire.js';
 
@@ -59,8 +61,9 @@ describe('the wire format between nodes', () => {
       seq: 3,
       lastSeq: undefined,
     });
-    expect(JSON.parse(decoded.frame().toString('utf8'))).toEqual(frame);
-    expect(decoded.frame().toString('utf8')).toBe(JSON.stringify(frame));
+    const payload = framePayload(decoded.frame());
+    expect(JSON.parse(payload.toString('utf8'))).toEqual(frame);
+    expect(payload.toString('utf8')).toBe(JSON.stringify(frame));
   });
 
   it('carries last_seq for chat.created', () => {
@@ -78,6 +81,38 @@ describe('the wire format between nodes', () => {
     expect(() => decodeEvent('hello')).toThrow();
     expect(() => decodeEvent('{"v":2}\n{}')).toThrow();
   });
+});
+
+/** ws's own framing (exported by ws, though not in its type definitions). */
+const { Sender } = wsModule as unknown as {
+  Sender: {
+    frame(
+      data: Buffer,
+      options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean },
+    ): Buffer[];
+  };
+};
+
+describe('prebuilt WebSocket frames', () => {
+  // Every length encoding (7-bit, 16-bit, 64-bit), at its edges, with multi-byte UTF-8.
+  it.each([0, 1, 125, 126, 127, 65_535, 65_536, 200_000])(
+    'match what ws frames for a %i-byte text message',
+    (size) => {
+      const payload = 'é'.repeat(Math.floor(size / 2)) + 'x'.repeat(size % 2);
+      const expected = Buffer.concat(
+        Sender.frame(Buffer.from(payload, 'utf8'), {
+          fin: true,
+          opcode: 1,
+          mask: false,
+          readOnly: false,
+          rsv1: false,
+        }),
+      );
+      const frame = textFrame(payload);
+      expect(frame.equals(expected)).toBe(true);
+      expect(framePayload(frame).toString('utf8')).toBe(payload);
+    },
+  );
 });
 
 describe('WebSocket configuration', () => {

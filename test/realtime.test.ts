@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../src/messages/schemas.js';
@@ -94,6 +96,12 @@ async function allMessages(user: TestUser, chatId: string): Promise<Message[]> {
   }
 }
 
+/** A full garbage collection (the flag is set at run time; vm hands us the function). */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
 function tokenFor(userId: string, expiresInSeconds: number): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({})
@@ -163,6 +171,27 @@ describe('GET /subscriptions: the upgrade', () => {
     expect(anonymous.statusCode).toBe(401);
   });
 
+  it('lets the upgrade request go once the socket is open (idle sockets stay small)', async () => {
+    const alice = await signUp(t.app);
+    const requests: Array<WeakRef<object>> = [];
+    const track = (request: object): void => {
+      requests.push(new WeakRef(request));
+    };
+    t.app.server.on('upgrade', track);
+    const subscriber = await connect(alice);
+    t.app.server.off('upgrade', track);
+    subscriber.send({ type: 'ping' });
+    await subscriber.next((frame) => frame.type === 'pong');
+    expect(requests).toHaveLength(1);
+    // A WeakRef's target lives at least until the end of the job that made it: wait a turn.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    collectGarbage();
+    expect(requests[0]!.deref()).toBeUndefined();
+    // And the socket still works.
+    subscriber.send({ type: 'ping' });
+    await subscriber.next((frame) => frame.type === 'pong');
+  });
+
   it('refuses browser origins outside WS_ALLOWED_ORIGINS with 403', async () => {
     const alice = await signUp(t.app);
     const url = subscriptionsUrl(base);
@@ -200,6 +229,56 @@ describe('GET /subscriptions: the upgrade', () => {
     });
     expect(ws.extensions).toBe('');
     ws.close();
+  });
+});
+
+describe('GET /subscriptions with WS_PERMESSAGE_DEFLATE=true', () => {
+  let td: TestApp;
+  let based: string;
+  beforeAll(async () => {
+    td = await createTestApp({ WS_PERMESSAGE_DEFLATE: 'true', WS_RESUME_HOLD_MS: '0' });
+    based = await td.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await td.close();
+  });
+
+  // Event frames are prebuilt once and written to the socket as they are; a compressed
+  // connection needs ws to frame (and compress) them instead.
+  it('delivers the same events, live and replayed, with and without compression', async () => {
+    const alice = await signUp(td.app);
+    const bob = await signUp(td.app);
+    const chat = await createChat(td.app, alice, [bob]);
+    const compressed = await Subscriber.connect(based, bob.token);
+    const plain = await Subscriber.connect(based, bob.token, { perMessageDeflate: false });
+    expect(compressed.ws.extensions).toContain('permessage-deflate');
+    expect(plain.ws.extensions).toBe('');
+    const sent: Message[] = [];
+    for (const content of ['one', 'two '.repeat(1_000), 'three']) {
+      sent.push(await sendMessage(td.app, alice, chat.chat_id, content));
+    }
+    const created = (frames: Frame[]) => {
+      const found = frames.filter((frame) => frame.type === 'message.created');
+      return found.length === sent.length ? found : undefined;
+    };
+    const check = (frames: Frame[]) => {
+      expect(frames.map((frame) => frame.seq)).toEqual(sent.map((message) => message.seq));
+      expect(frames.map((frame) => (frame.data as Message).content)).toEqual(
+        sent.map((message) => message.content),
+      );
+    };
+    for (const subscriber of [compressed, plain]) check(await subscriber.until(created));
+    // Fresh connections replay the same changes from the database.
+    const replayed = [
+      await Subscriber.connect(based, bob.token),
+      await Subscriber.connect(based, bob.token, { perMessageDeflate: false }),
+    ];
+    for (const subscriber of replayed) {
+      subscriber.send({ type: 'resume', positions: { [chat.chat_id]: 0 } });
+      await subscriber.until((frames) => frames.some((frame) => frame.type === 'resumed'));
+      check(subscriber.frames.filter((frame) => frame.type === 'message.created'));
+    }
+    for (const subscriber of [compressed, plain, ...replayed]) await subscriber.close();
   });
 });
 
@@ -643,12 +722,21 @@ describe('GET /subscriptions: pings, token expiry and shutdown', () => {
 
   it('closes with 4401 when the access token expires', async () => {
     const alice = await signUp(t2.app);
-    const token = await tokenFor(alice.user.user_id, 2);
-    const subscriber = await Subscriber.connect(base2, token);
+    const expiredBefore = t2.app.realtime.stats().tokensExpired;
+    // Expiries share one timer: a later one first, then an earlier one that must re-arm it,
+    // and a long-lived connection that must stay open.
+    const later = await Subscriber.connect(base2, await tokenFor(alice.user.user_id, 3));
+    const earlier = await Subscriber.connect(base2, await tokenFor(alice.user.user_id, 1));
+    const lasting = await Subscriber.connect(base2, alice.token);
     const started = Date.now();
-    const closed = await subscriber.closed;
-    expect(closed.code).toBe(4401);
-    expect(Date.now() - started).toBeLessThan(3500);
+    expect((await earlier.closed).code).toBe(4401);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(later.closeInfo).toBeUndefined();
+    expect((await later.closed).code).toBe(4401);
+    expect(Date.now() - started).toBeLessThan(4500);
+    expect(t2.app.realtime.stats().tokensExpired).toBe(expiredBefore + 2);
+    expect(lasting.closeInfo).toBeUndefined();
+    await lasting.close();
   });
 
   it('closes every socket with 1012 when the app closes', async () => {

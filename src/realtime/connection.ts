@@ -1,7 +1,10 @@
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { WsConfig } from '../config.js';
+import type { Expirable, ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
+import { framePayload } from './frame.js';
 import {
   CloseCode,
   errorFrame,
@@ -28,8 +31,8 @@ export const MAX_PENDING = 10_000;
 const MAX_QUEUED_RESUMES = 16;
 /** After the server sends a close frame, how long the client has to answer it. */
 const CLOSE_GRACE_MS = 5_000;
-/** setTimeout's ceiling (about 24.8 days); longer token lifetimes are re-armed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The job chain of a connection with no database work yet (one shared settled promise). */
+const NO_JOBS: Promise<void> = Promise.resolve();
 
 /** What one connection knows about one of the user's chats. */
 interface ChatState {
@@ -42,11 +45,15 @@ interface ChatState {
   last: number;
   /** Jobs (gap fill, resume, resync) that need the chat's live events held back. */
   holds: number;
-  /** Held live message events (with seq). */
-  buffer: LiveEvent[];
+  /**
+   * Held live message events (with seq); undefined when none. Both lists are made only
+   * when needed: every connection has a state per chat of its user, nearly all idle, and
+   * two empty arrays each cost 64 bytes per chat per socket.
+   */
+  buffer: LiveEvent[] | undefined;
   bufferedBytes: number;
   /** Held events without seq (status, chat.*), delivered in order once the chat is live. */
-  deferred: LiveEvent[];
+  deferred: LiveEvent[] | undefined;
   /** Held events were dropped: the database must be read again before going live. */
   overflowed: boolean;
   deleted: boolean;
@@ -60,6 +67,10 @@ export interface ConnectionContext {
   feed: ChangeFeed;
   settings: WsConfig;
   stats: RealtimeStats;
+  /** The node's logger: connections log rarely, so none keeps a child logger of its own. */
+  log: FastifyBaseLogger;
+  /** Token expiries of every connection of the node, on one timer. */
+  expiry: ExpiryQueue<Connection>;
   onClosed(connection: Connection): void;
 }
 
@@ -76,20 +87,28 @@ let generation = 0;
  * dropped as duplicates, or trigger a catch-up from the database when positions are
  * missing. All database work of a connection runs one job at a time, in order.
  */
-export class Connection {
+export class Connection implements Expirable {
   readonly #ws: WebSocket;
+  /**
+   * The TCP socket under #ws, to which event frames (built once per event, see frame.ts)
+   * are written directly. Undefined when ws has to frame them itself: permessage-deflate
+   * was negotiated (compression is per connection), or there is no TCP socket.
+   */
+  readonly #tcp: Socket | undefined;
   readonly #ctx: ConnectionContext;
-  readonly #log: FastifyBaseLogger;
+  /** The upgrade request's id, to tie this connection's log lines to it. */
+  readonly #reqId: string;
+  /** When the token expires (seconds since the epoch). */
+  readonly #expiresAt: number;
   readonly #chats = new Map<string, ChatState>();
   #state: 'open' | 'closing' | 'closed' = 'open';
-  #jobs: Promise<void> = Promise.resolve();
+  #jobs: Promise<void> = NO_JOBS;
   #ready: boolean;
   #pending: LiveEvent[] = [];
   #pendingBytes = 0;
   #queuedResumes = 0;
   #awaitingPong = false;
   #holdTimer: NodeJS.Timeout | undefined;
-  #expiryTimer: NodeJS.Timeout | undefined;
   #terminateTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -101,12 +120,16 @@ export class Connection {
       /** Events received between the membership snapshot and now. */
       pending: LiveEvent[];
       context: ConnectionContext;
-      log: FastifyBaseLogger;
+      reqId: string;
+      /** The socket ws was handed at the upgrade. */
+      tcp: Socket | undefined;
     },
   ) {
     this.#ws = ws;
+    this.#tcp = ws.extensions === '' ? options.tcp : undefined;
     this.#ctx = options.context;
-    this.#log = options.log;
+    this.#reqId = options.reqId;
+    this.#expiresAt = options.expiresAt;
     // Listeners first, before anything can yield: no client frame may be missed.
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
@@ -127,7 +150,12 @@ export class Connection {
     } else {
       this.#holdTimer = setTimeout(() => this.#release(), hold);
     }
-    this.#armExpiry(options.expiresAt);
+    if (this.#state !== 'open') return;
+    if (options.expiresAt * 1000 <= Date.now()) {
+      this.close(CloseCode.tokenExpired, 'token expired');
+      return;
+    }
+    this.#ctx.expiry.add(this, options.expiresAt);
   }
 
   get open(): boolean {
@@ -152,7 +180,10 @@ export class Connection {
     if (this.#state !== 'open') return;
     if (this.#awaitingPong) {
       this.#ctx.stats.deadConnectionsDropped++;
-      this.#log.debug({ userId: this.userId }, 'websocket missed its pong; dropping');
+      this.#ctx.log.debug(
+        { reqId: this.#reqId, userId: this.userId },
+        'websocket missed its pong; dropping',
+      );
       this.#ws.terminate();
       return;
     }
@@ -184,6 +215,13 @@ export class Connection {
     }
     this.#terminateTimer = setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS);
     this.#terminateTimer.unref();
+  }
+
+  /** The token expired (called by the node's ExpiryQueue). */
+  expire(): void {
+    if (this.#state !== 'open') return;
+    this.#ctx.stats.tokensExpired++;
+    this.close(CloseCode.tokenExpired, 'token expired');
   }
 
   /** Forcibly drops the socket (shutdown after the grace period). */
@@ -279,7 +317,7 @@ export class Connection {
     let state = this.#chats.get(chatId);
     if (event.seq === null) {
       if (event.type === 'chat.deleted' && state) state.deleted = true;
-      if (state && state.holds > 0) state.deferred.push(event);
+      if (state && state.holds > 0) (state.deferred ??= []).push(event);
       else this.#send(event.bytes);
       return;
     }
@@ -317,13 +355,14 @@ export class Connection {
 
   #hold(state: ChatState, event: LiveEvent): void {
     if (state.overflowed) return;
-    state.buffer.push(event);
+    const buffer = (state.buffer ??= []);
+    buffer.push(event);
     state.bufferedBytes += event.bytes.length;
     if (
-      state.buffer.length > MAX_BUFFERED_PER_CHAT ||
+      buffer.length > MAX_BUFFERED_PER_CHAT ||
       state.bufferedBytes > this.#ctx.settings.sendQueueBytes / 2
     ) {
-      state.buffer = [];
+      state.buffer = undefined;
       state.bufferedBytes = 0;
       state.overflowed = true;
     }
@@ -378,14 +417,16 @@ export class Connection {
   #drain(state: ChatState): boolean {
     if (state.overflowed) {
       state.overflowed = false;
-      state.buffer = [];
+      state.buffer = undefined;
       state.bufferedBytes = 0;
       return false;
     }
-    state.buffer.sort((a, b) => a.seq! - b.seq!);
+    const buffer = state.buffer;
+    if (buffer === undefined) return true;
+    buffer.sort((a, b) => a.seq! - b.seq!);
     let index = 0;
-    for (; index < state.buffer.length; index++) {
-      const event = state.buffer[index]!;
+    for (; index < buffer.length; index++) {
+      const event = buffer[index]!;
       const seq = event.seq!;
       if (seq <= state.last) {
         this.#ctx.stats.duplicatesDropped++;
@@ -395,9 +436,10 @@ export class Connection {
       if (!this.#send(event.bytes)) return true;
       state.last = seq;
     }
-    state.buffer = state.buffer.slice(index);
-    state.bufferedBytes = state.buffer.reduce((sum, event) => sum + event.bytes.length, 0);
-    return state.buffer.length === 0;
+    const rest = buffer.slice(index);
+    state.buffer = rest.length > 0 ? rest : undefined;
+    state.bufferedBytes = rest.reduce((sum, event) => sum + event.bytes.length, 0);
+    return rest.length === 0;
   }
 
   #releaseHold(state: ChatState): void {
@@ -408,8 +450,8 @@ export class Connection {
       return;
     }
     const deferred = state.deferred;
-    state.deferred = [];
-    for (const event of deferred) this.#send(event.bytes);
+    state.deferred = undefined;
+    if (deferred) for (const event of deferred) this.#send(event.bytes);
   }
 
   async #resync(round: ResyncRound): Promise<void> {
@@ -450,7 +492,7 @@ export class Connection {
         if (this.#state !== 'open') return;
         if (this.#chats.get(chatId) === state) {
           // Status moves are not positions, so nothing shows whether one was lost.
-          for (const event of await round.statusOf(chatId)) state.deferred.push(event);
+          for (const event of await round.statusOf(chatId)) (state.deferred ??= []).push(event);
         }
       } finally {
         this.#releaseHold(state);
@@ -466,9 +508,9 @@ export class Connection {
       floor: position,
       last: position,
       holds: 0,
-      buffer: [],
+      buffer: undefined,
       bufferedBytes: 0,
-      deferred: [],
+      deferred: undefined,
       overflowed: false,
       deleted: false,
       tentative: false,
@@ -503,7 +545,10 @@ export class Connection {
       .catch((error: unknown) => {
         if (this.#state !== 'open') return;
         this.#ctx.stats.internalErrors++;
-        this.#log.error({ err: error, userId: this.userId }, 'websocket catch-up failed');
+        this.#ctx.log.error(
+          { err: error, reqId: this.#reqId, userId: this.userId },
+          'websocket catch-up failed',
+        );
         this.close(CloseCode.internalError, 'internal error; reconnect and resume');
       });
     return this.#jobs;
@@ -530,7 +575,17 @@ export class Connection {
   }
 
   #write(data: Buffer | string): void {
-    this.#ws.send(data, { binary: false });
+    const ws = this.#ws;
+    if (typeof data === 'string') {
+      ws.send(data);
+    } else if (this.#tcp !== undefined && ws.readyState === ws.OPEN) {
+      // Ordered with ws's own writes (pings, close): without compression its sender writes
+      // synchronously, so both land on the socket in call order. Not OPEN (a close frame
+      // went out): nothing may follow it, as ws.send would also refuse.
+      this.#tcp.write(data);
+    } else {
+      ws.send(framePayload(data), { binary: false });
+    }
     const stats = this.#ctx.stats;
     stats.framesSent++;
     // Events are shared encoded buffers; control frames (pong, resumed, error) are strings.
@@ -551,35 +606,17 @@ export class Connection {
   #closeSlow(): void {
     if (this.#state !== 'open') return;
     this.#ctx.stats.slowConsumersClosed++;
-    this.#log.info({ userId: this.userId }, 'websocket send queue over its bound; closing');
-    this.close(CloseCode.slowConsumer, 'slow consumer; reconnect and resume');
-  }
-
-  #armExpiry(expiresAt: number): void {
-    const delay = expiresAt * 1000 - Date.now();
-    if (delay <= 0) {
-      this.close(CloseCode.tokenExpired, 'token expired');
-      return;
-    }
-    this.#expiryTimer = setTimeout(
-      () => {
-        if (Date.now() >= expiresAt * 1000) {
-          this.#ctx.stats.tokensExpired++;
-          this.close(CloseCode.tokenExpired, 'token expired');
-        } else {
-          this.#armExpiry(expiresAt);
-        }
-      },
-      Math.min(delay, MAX_TIMER_MS),
+    this.#ctx.log.info(
+      { reqId: this.#reqId, userId: this.userId },
+      'websocket send queue over its bound; closing',
     );
-    this.#expiryTimer.unref();
+    this.close(CloseCode.slowConsumer, 'slow consumer; reconnect and resume');
   }
 
   #clearTimers(): void {
     clearTimeout(this.#holdTimer);
-    clearTimeout(this.#expiryTimer);
     this.#holdTimer = undefined;
-    this.#expiryTimer = undefined;
+    this.#ctx.expiry.delete(this, this.#expiresAt);
   }
 
   #onClose(): void {

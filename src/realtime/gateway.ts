@@ -1,6 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { WebSocket } from 'ws';
 import { authenticateRequest } from '../auth/authenticate.js';
 import type { TokenClaims, TokenService } from '../auth/tokens.js';
 import type { WsConfig } from '../config.js';
@@ -16,6 +18,8 @@ interface Session {
   claims: TokenClaims;
   pending: PendingSubscriber;
   memberships: Map<string, Membership>;
+  /** The upgrade request's (never sent) HTTP response, to detach from the socket. */
+  response: ServerResponse;
 }
 
 export interface RealtimeGatewayOptions {
@@ -53,6 +57,9 @@ export async function registerRealtimeGateway(
       // Off by default: compression is per connection, so it would undo "encode once, write
       // the same bytes everywhere" and cost a zlib context per socket.
       perMessageDeflate: settings.perMessageDeflate,
+      // The hub keeps the node's connections; ws's own Set (and its close listener per
+      // socket) would only duplicate that.
+      clientTracking: false,
     },
     // `ws` closes the socket itself on protocol errors (1002, 1007, 1009); the error event
     // that follows is only worth a debug line.
@@ -73,9 +80,13 @@ export async function registerRealtimeGateway(
   hub.start();
 
   const sessions = new WeakMap<FastifyRequest, Session>();
+  // One listener for every socket (a closure per socket would cost memory on each).
+  const onSocketError = (error: Error): void => {
+    app.log.debug({ err: error }, 'websocket error');
+  };
 
   await app.register(async (scope) => {
-    scope.addHook('onRequest', async (request) => {
+    scope.addHook('onRequest', async (request, reply) => {
       if (!originAllowed(request, settings.allowedOrigins)) {
         throw new ForbiddenError('This origin may not subscribe', 'origin_not_allowed');
       }
@@ -94,7 +105,7 @@ export async function registerRealtimeGateway(
         request.log.error({ err: error }, 'membership snapshot failed');
         throw new ServiceUnavailableError('Subscriptions are unavailable right now');
       }
-      sessions.set(request, { claims, pending, memberships });
+      sessions.set(request, { claims, pending, memberships, response: reply.raw });
     });
 
     scope.route({
@@ -121,13 +132,38 @@ export async function registerRealtimeGateway(
           return;
         }
         sessions.delete(request);
-        request.raw.socket.removeListener('close', session.pending.cancel);
+        const tcp = request.raw.socket;
+        tcp.removeListener('close', session.pending.cancel);
+        releaseUpgradeRequest(socket, tcp, session.response, onSocketError);
         hub.attach(session.pending, socket, {
           expiresAt: session.claims.expiresAt,
           memberships: session.memberships,
-          log: request.log,
+          reqId: request.id,
+          tcp: tcp ?? undefined,
         });
       },
     });
   });
+}
+
+/**
+ * Lets the upgrade's HTTP request be collected once the socket is a WebSocket. Left alone,
+ * every idle socket kept about 3 KiB alive for its whole life: the IncomingMessage (headers,
+ * URL with the token, the read buffer of the request), the unused ServerResponse, Fastify's
+ * request and reply and their child logger. Two references held them:
+ * - `assignSocket` (by @fastify/websocket) made the response the socket's current HTTP
+ *   message; it is never finished (the reply is hijacked), so it is never detached;
+ * - the plugin's 'error' listener on the WebSocket closes over the request and the reply.
+ * The listener is replaced by one that closes over nothing per socket; like the plugin's
+ * errorHandler above, it only logs (ws closes the socket itself on protocol errors).
+ */
+function releaseUpgradeRequest(
+  socket: WebSocket,
+  tcp: ServerResponse['socket'],
+  response: ServerResponse,
+  onError: (error: Error) => void,
+): void {
+  if (tcp && response.socket === tcp) response.detachSocket(tcp);
+  socket.removeAllListeners('error');
+  socket.on('error', onError);
 }

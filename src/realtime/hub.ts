@@ -1,8 +1,10 @@
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Broker } from '../broker/broker.js';
 import type { WsConfig } from '../config.js';
 import { Connection, type ConnectionContext, MAX_PENDING, type ResyncRound } from './connection.js';
+import { ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
 import { CloseCode } from './protocol.js';
 import { emptyStats, type RealtimeStats } from './stats.js';
@@ -44,6 +46,7 @@ export class RealtimeHub {
   readonly #sinks = new Map<string, Set<Sink>>();
   readonly #connections = new Set<Connection>();
   readonly #stats = emptyStats();
+  readonly #expiry = new ExpiryQueue<Connection>();
   readonly #context: ConnectionContext;
   #unsubscribe: (() => void) | undefined;
   #unresync: (() => void) | undefined;
@@ -61,6 +64,8 @@ export class RealtimeHub {
       feed,
       settings,
       stats: this.#stats,
+      log: logger,
+      expiry: this.#expiry,
       onClosed: (connection) => this.#onClosed(connection),
     };
   }
@@ -93,7 +98,12 @@ export class RealtimeHub {
   attach(
     pending: PendingSubscriber,
     ws: WebSocket,
-    options: { expiresAt: number; memberships: Map<string, Membership>; log: FastifyBaseLogger },
+    options: {
+      expiresAt: number;
+      memberships: Map<string, Membership>;
+      reqId: string;
+      tcp: Socket | undefined;
+    },
   ): Connection | undefined {
     pending.cancel();
     if (this.#stopped) {
@@ -105,7 +115,8 @@ export class RealtimeHub {
       memberships: options.memberships,
       pending: pending.events,
       context: this.#context,
-      log: options.log,
+      reqId: options.reqId,
+      tcp: options.tcp,
     });
     if (!connection.open) return undefined;
     this.#stats.accepted++;
@@ -122,6 +133,7 @@ export class RealtimeHub {
   async shutdown(timeoutMs: number): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#pingTimer);
+    this.#expiry.stop();
     this.#unsubscribe?.();
     this.#unresync?.();
     for (const connection of this.#connections) {
@@ -153,7 +165,15 @@ export class RealtimeHub {
     for (const recipient of event.recipients) {
       const sinks = this.#sinks.get(recipient);
       if (!sinks) continue;
-      live ??= { ...event, bytes: event.frame() };
+      // Built once per event, on the first local recipient; every socket shares the frame.
+      live ??= {
+        recipients: event.recipients,
+        type: event.type,
+        chatId: event.chatId,
+        seq: event.seq,
+        lastSeq: event.lastSeq,
+        bytes: event.frame(),
+      };
       for (const sink of sinks) sink.deliver(live);
     }
   }

@@ -1,4 +1,5 @@
 import type { ChatEvent, EventType } from './events.js';
+import { textFrame } from './frame.js';
 
 /**
  * One event as it travels between nodes through the broker: a small routing header, a
@@ -23,7 +24,10 @@ export interface LiveEvent {
   chatId: string;
   seq: number | null;
   lastSeq: number | undefined;
-  /** The frame's UTF-8 bytes, shared by every socket it is written to. */
+  /**
+   * The complete WebSocket frame (header and the event's JSON), built once and written
+   * unchanged to every socket (see frame.ts).
+   */
   bytes: Buffer;
 }
 
@@ -44,7 +48,7 @@ export function encodeEvent(event: ChatEvent): string {
 }
 
 /**
- * Reads the header only; `frame()` makes the bytes, so a node without a local recipient
+ * Reads the header only; `frame()` makes the WebSocket frame, so a node without a local recipient
  * never touches the frame. Throws on a payload that is not an event of this wire format.
  */
 export function decodeEvent(payload: string): Omit<LiveEvent, 'bytes'> & { frame(): Buffer } {
@@ -66,7 +70,7 @@ export function decodeEvent(payload: string): Omit<LiveEvent, 'bytes'> & { frame
     chatId: header.chat_id,
     seq: header.seq ?? null,
     lastSeq: header.last_seq,
-    frame: () => Buffer.from(payload.slice(newline + 1), 'utf8'),
+    frame: () => textFrame(payload.slice(newline + 1)),
   };
 }
 
@@ -83,6 +87,6 @@ export function localEvent(
     chatId,
     seq,
     lastSeq: undefined,
-    bytes: Buffer.from(JSON.stringify({ type, chat_id: chatId, seq, data }), 'utf8'),
+    bytes: textFrame(JSON.stringify({ type, chat_id: chatId, seq, data })),
   };
 }

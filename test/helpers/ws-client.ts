@@ -53,6 +53,8 @@ export class Subscriber {
       query?: boolean;
       onOpen?: (subscriber: Subscriber) => void;
       autoPong?: boolean;
+      /** Offer permessage-deflate (ws offers it by default). */
+      perMessageDeflate?: boolean;
     } = {},
   ): Promise<Subscriber> {
     const useQuery = options.query === true && token !== undefined;
@@ -60,6 +62,7 @@ export class Subscriber {
     const ws = new WebSocket(url, {
       headers: token !== undefined && !useQuery ? { authorization: `Bearer ${token}` } : {},
       autoPong: options.autoPong ?? true,
+      perMessageDeflate: options.perMessageDeflate ?? true,
     });
     const subscriber = new Subscriber(ws);
     await new Promise<void>((resolve, reject) => {
