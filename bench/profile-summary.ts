@@ -52,7 +52,8 @@ function top(map: Map<string, number>, rows: number): [string, number][] {
 export function summarize(profile: CpuProfile, rows: number): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
   const selfUs = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i += 1) {
     const id = profile.samples[i]!;

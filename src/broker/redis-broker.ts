@@ -110,6 +110,9 @@ export class RedisBroker implements Broker {
     this.#publisher = new Redis(options.url, {
       ...common,
       connectionName: `messenger-broker-pub-${this.#nodeId}`,
+      // The events of one change (message.created and its message.status, say) are published
+      // in the same tick: one write to Redis for all of them, still in order.
+      enableAutoPipelining: true,
     });
     this.#subscriber = new Redis(options.url, {
       ...common,

@@ -81,6 +81,12 @@ export interface ResyncRound {
 
 let generation = 0;
 
+/** Holds an event without seq until the chat is live again; the list exists only while needed. */
+function defer(state: ChatState, event: LiveEvent): void {
+  if (state.deferred) state.deferred.push(event);
+  else state.deferred = [event];
+}
+
 /**
  * One WebSocket subscriber. Live events come in through `deliver` (from the hub), are
  * checked against the chat's last delivered position, and either go out at once, are
@@ -317,7 +323,7 @@ export class Connection implements Expirable {
     let state = this.#chats.get(chatId);
     if (event.seq === null) {
       if (event.type === 'chat.deleted' && state) state.deleted = true;
-      if (state && state.holds > 0) (state.deferred ??= []).push(event);
+      if (state && state.holds > 0) defer(state, event);
       else this.#send(event.bytes);
       return;
     }
@@ -355,7 +361,8 @@ export class Connection implements Expirable {
 
   #hold(state: ChatState, event: LiveEvent): void {
     if (state.overflowed) return;
-    const buffer = (state.buffer ??= []);
+    if (!state.buffer) state.buffer = [];
+    const buffer = state.buffer;
     buffer.push(event);
     state.bufferedBytes += event.bytes.length;
     if (
@@ -492,7 +499,7 @@ export class Connection implements Expirable {
         if (this.#state !== 'open') return;
         if (this.#chats.get(chatId) === state) {
           // Status moves are not positions, so nothing shows whether one was lost.
-          for (const event of await round.statusOf(chatId)) (state.deferred ??= []).push(event);
+          for (const event of await round.statusOf(chatId)) defer(state, event);
         }
       } finally {
         this.#releaseHold(state);
