@@ -64,6 +64,8 @@ export class RedisBroker implements Broker {
   readonly #messageListeners: ListenerSet<[string]>;
   readonly #resyncListeners: ListenerSet<[]>;
   readonly #stats: BrokerStats = emptyBrokerStats();
+  /** Publishes not yet answered by Redis; close() lets them go out first. */
+  readonly #inFlight = new Set<Promise<unknown>>();
   readonly #everReady: Record<Role, boolean> = { publisher: false, subscriber: false };
   // Set at the first error of an outage so the log gets one line per outage, not one per
   // reconnect attempt.
@@ -164,7 +166,13 @@ export class RedisBroker implements Broker {
       if (this.#publisher.status !== 'ready') {
         throw new Error(`publisher connection is ${this.#publisher.status}`);
       }
-      await this.#publisher.publish(this.#eventsChannel, message);
+      const sent = this.#publisher.publish(this.#eventsChannel, message);
+      this.#inFlight.add(sent);
+      try {
+        await sent;
+      } finally {
+        this.#inFlight.delete(sent);
+      }
     } catch (error) {
       this.#stats.publishFailures++;
       this.#resyncNoticePending = true;
@@ -208,6 +216,9 @@ export class RedisBroker implements Broker {
     clearInterval(this.#healthTimer);
     this.#messageListeners.clear();
     this.#resyncListeners.clear();
+    // Auto-pipelined publishes are written on the next tick, QUIT at once: without this wait,
+    // the events of the last requests a stopping node answered would never leave it.
+    await Promise.allSettled(this.#inFlight);
     await Promise.all([quit(this.#publisher), quit(this.#subscriber)]);
   }
 
