@@ -156,18 +156,22 @@ export class MessageService {
       attachmentIds.length > 0 ? await attachmentsOfMessages(this.db, [row.id]) : undefined;
     const message = this.toMessage(row, new ReceiptSummary(after), attached?.get(row.id) ?? []);
     const recipients = marks.map((mark) => mark.userId);
-    const events: ChatEvent[] = [
+    // Published before the status read: each await between the commit and the publish lets
+    // a later send of the same chat overtake this one, which subscribers see as a gap and
+    // fill from the database.
+    this.events.publish([
       { recipients, frame: { type: 'message.created', chat_id: chatId, seq, data: message } },
-      ...(await statusEvents(
+    ]);
+    this.events.publish(
+      await statusEvents(
         this.db,
         chatId,
         seq,
         new ReceiptSummary(marks),
         new ReceiptSummary(after),
         recipients,
-      )),
-    ];
-    this.events.publish(events);
+      ),
+    );
     return { message, created: true };
   }
 
