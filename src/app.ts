@@ -204,6 +204,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerMetrics(app, {
     metrics,
     hub,
+    messages,
     broker: deps.broker,
     database: deps.database,
     token: config.metricsToken,

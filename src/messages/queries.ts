@@ -15,7 +15,6 @@ export interface NewMessage {
   clientMessageId: string | null;
   /** Distinct ids of the sender's unsent uploads to claim. */
   attachmentIds: string[];
-  created: Date;
 }
 
 /** [user_id, received_seq, read_seq] of a participant. */
@@ -34,81 +33,128 @@ interface StoredMessageJson {
   deleted: boolean;
 }
 
+export type SendRefusal =
+  | 'not_found'
+  | 'chat_deleted'
+  | 'empty_message'
+  | 'invalid_reply_to'
+  | 'invalid_attachments';
+
 export type SendOutcome =
-  | {
-      kind: 'refused';
-      reason:
-        | 'not_found'
-        | 'chat_deleted'
-        | 'empty_message'
-        | 'invalid_reply_to'
-        | 'invalid_attachments';
-    }
+  | { kind: 'refused'; reason: SendRefusal }
   | { kind: 'duplicate'; earlier: MessageRow; marks: ParticipantMarks[] }
   | { kind: 'sent'; row: MessageRow; marks: ParticipantMarks[] };
 
-type SendResultJson =
-  | { error: Extract<SendOutcome, { kind: 'refused' }>['reason'] }
-  | { duplicate: StoredMessageJson; marks: MarkTuple[] }
-  | { seq: number; marks: MarkTuple[] };
+interface BatchResultJson {
+  items: ({ e: SendRefusal } | { d: StoredMessageJson } | { s: number })[];
+  marks: Record<string, MarkTuple[]>;
+}
 
 function toMarks(tuples: MarkTuple[]): ParticipantMarks[] {
   return tuples.map(([userId, receivedSeq, readSeq]) => ({ userId, receivedSeq, readSeq }));
 }
 
+function storedRow(chatId: string, stored: StoredMessageJson): MessageRow {
+  return {
+    id: stored.id,
+    chatId,
+    seq: stored.seq,
+    changeSeq: stored.change_seq,
+    sender: stored.sender,
+    replyTo: stored.reply_to,
+    content: stored.content,
+    clientMessageId: stored.client_message_id,
+    created: new Date(stored.created),
+    updated: new Date(stored.updated),
+    deleted: stored.deleted,
+  };
+}
+
+/** A uuid[] parameter as an array literal: the ids are validated uuids, so they need no quoting. */
+function uuidArray(values: (string | null)[]): string {
+  return `{${values.map((value) => value ?? 'NULL').join(',')}}`;
+}
+
 /**
- * A whole send in one statement (migrations/0002): locks the chat, checks membership, the
- * client_message_id, the chat's state, reply_to and attachments, takes the next seq and
- * writes. `marks` are every participant's watermarks as they were before the send.
+ * Several sends in one statement and one transaction (migrations/0003): locks their chats,
+ * checks each send as a send on its own would be checked, takes the next seqs in item order
+ * and writes. Items must not share an attachment, nor a client_message_id of one sender and
+ * chat (the batch fails as a whole if they do). `marks` of an outcome are every
+ * participant's watermarks as they were just before that send: those before the batch,
+ * raised by the batch's earlier sends to the same chat.
  */
-export async function sendMessage(db: Db, message: NewMessage): Promise<SendOutcome> {
-  // uuid[] as an array literal: the ids are validated uuids, so they need no quoting.
-  const attachments = `{${message.attachmentIds.join(',')}}`;
-  const [answer] = await selectRows<{ result: SendResultJson }>(
+export async function sendMessages(db: Db, batch: NewMessage[], now: Date): Promise<SendOutcome[]> {
+  const attachmentIds: string[] = [];
+  const attachmentItems: number[] = [];
+  batch.forEach((message, index) => {
+    for (const id of message.attachmentIds) {
+      attachmentIds.push(id);
+      attachmentItems.push(index + 1);
+    }
+  });
+  // Contents and client ids are free text: they go as JSON arrays, unpacked by PostgreSQL.
+  const [answer] = await selectRows<{ result: BatchResultJson }>(
     db,
-    sql`select messenger_send_message(${message.chatId}, ${message.sender}, ${message.id},
-      ${message.content}, ${message.replyTo}, ${message.clientMessageId},
-      ${attachments}::uuid[], ${message.created.toISOString()}) as result`,
+    sql`select messenger_send_messages(
+      ${uuidArray(batch.map((message) => message.chatId))}::uuid[],
+      ${uuidArray(batch.map((message) => message.sender))}::uuid[],
+      ${uuidArray(batch.map((message) => message.id))}::uuid[],
+      array(select jsonb_array_elements_text(${JSON.stringify(batch.map((message) => message.content))}::jsonb)),
+      ${uuidArray(batch.map((message) => message.replyTo))}::uuid[],
+      array(select jsonb_array_elements_text(${JSON.stringify(batch.map((message) => message.clientMessageId))}::jsonb)),
+      ${uuidArray(attachmentIds)}::uuid[],
+      ${`{${attachmentItems.join(',')}}`}::integer[],
+      ${now.toISOString()}) as result`,
   );
-  const result = answer!.result;
-  if ('error' in result) return { kind: 'refused', reason: result.error };
-  if ('duplicate' in result) {
-    const earlier = result.duplicate;
+  const { items, marks } = answer!.result;
+  // Each chat's marks as the batch moves through it.
+  const current = new Map<string, ParticipantMarks[]>();
+  const marksOf = (chatId: string): ParticipantMarks[] => {
+    let list = current.get(chatId);
+    if (!list) {
+      list = toMarks(marks[chatId] ?? []);
+      current.set(chatId, list);
+    }
+    return list;
+  };
+  return batch.map((message, index): SendOutcome => {
+    const item = items[index]!;
+    if ('e' in item) return { kind: 'refused', reason: item.e };
+    const before = marksOf(message.chatId);
+    if ('d' in item) {
+      return { kind: 'duplicate', earlier: storedRow(message.chatId, item.d), marks: before };
+    }
+    const seq = item.s;
+    current.set(
+      message.chatId,
+      before.map((mark) =>
+        mark.userId === message.sender
+          ? {
+              ...mark,
+              receivedSeq: Math.max(mark.receivedSeq, seq),
+              readSeq: Math.max(mark.readSeq, seq),
+            }
+          : mark,
+      ),
+    );
     return {
-      kind: 'duplicate',
-      marks: toMarks(result.marks),
-      earlier: {
-        id: earlier.id,
+      kind: 'sent',
+      marks: before,
+      row: {
+        id: message.id,
         chatId: message.chatId,
-        seq: earlier.seq,
-        changeSeq: earlier.change_seq,
-        sender: earlier.sender,
-        replyTo: earlier.reply_to,
-        content: earlier.content,
-        clientMessageId: earlier.client_message_id,
-        created: new Date(earlier.created),
-        updated: new Date(earlier.updated),
-        deleted: earlier.deleted,
+        seq,
+        changeSeq: seq,
+        sender: message.sender,
+        replyTo: message.replyTo,
+        content: message.content,
+        clientMessageId: message.clientMessageId,
+        created: now,
+        updated: now,
+        deleted: false,
       },
     };
-  }
-  return {
-    kind: 'sent',
-    marks: toMarks(result.marks),
-    row: {
-      id: message.id,
-      chatId: message.chatId,
-      seq: result.seq,
-      changeSeq: result.seq,
-      sender: message.sender,
-      replyTo: message.replyTo,
-      content: message.content,
-      clientMessageId: message.clientMessageId,
-      created: message.created,
-      updated: message.created,
-      deleted: false,
-    },
-  };
+  });
 }
 
 export async function findMessage(db: Db, messageId: string): Promise<MessageRow | undefined> {
@@ -147,26 +193,30 @@ export async function changesSince(
     .limit(limit);
 }
 
-/** A question for newestMessagesUpTo: the newest message at or before `upTo`, from `sender` if set. */
+/**
+ * A question for newestMessagesUpTo: the chat's newest message at or before `upTo`, from
+ * `sender` if set.
+ */
 export interface NewestProbe {
+  chatId: string;
   upTo: number;
   sender: string | undefined;
 }
 
-/** Answers every probe in one statement (migrations/0002); undefined where no message qualifies. */
+/** Answers every probe in one statement (migrations/0003); undefined where no message qualifies. */
 export async function newestMessagesUpTo(
   db: Db,
-  chatId: string,
   probes: NewestProbe[],
 ): Promise<({ id: string; seq: number } | undefined)[]> {
   if (probes.length === 0) return [];
   // Array literals: positions are integers and senders validated uuids, so nothing needs quoting.
+  const chats = uuidArray(probes.map((probe) => probe.chatId));
   const upTo = `{${probes.map((probe) => probe.upTo).join(',')}}`;
-  const senders = `{${probes.map((probe) => probe.sender ?? 'NULL').join(',')}}`;
+  const senders = uuidArray(probes.map((probe) => probe.sender ?? null));
   const rows = await selectRows<{ probe: string | number; id: string; seq: string | number }>(
     db,
     sql`select probe, id, seq
-      from messenger_newest_messages(${chatId}, ${upTo}::bigint[], ${senders}::uuid[])`,
+      from messenger_newest_messages(${chats}::uuid[], ${upTo}::bigint[], ${senders}::uuid[])`,
   );
   const answers: ({ id: string; seq: number } | undefined)[] = probes.map(() => undefined);
   for (const row of rows) answers[Number(row.probe) - 1] = { id: row.id, seq: Number(row.seq) };

@@ -19,15 +19,22 @@ import {
   changesSince,
   findMessage,
   type MessageRow,
+  type NewMessage,
   type PagePosition,
   releaseAttachments,
-  type SendOutcome,
-  sendMessage,
+  type SendRefusal,
+  sendMessages,
   updateMessage,
 } from './queries.js';
 import { type ParticipantMarks, ReceiptSummary } from './receipts.js';
 import type { Message, MessagePage, MessagePageQuery, SendMessageBody } from './schemas.js';
-import { statusEvents } from './status-events.js';
+import { type BatchRules, type BatchStats, SendBatcher } from './send-batcher.js';
+import {
+  type StatusQuestions,
+  statusEvents,
+  statusEventsOf,
+  statusQuestions,
+} from './status-events.js';
 
 export interface SendResult {
   message: Message;
@@ -38,7 +45,7 @@ export interface SendResult {
 /** Called after commit with the storage keys of attachments whose message was deleted. */
 export type ReleasedAttachmentsHandler = (released: AttachmentRow[]) => void;
 
-function sendRefusal(reason: Extract<SendOutcome, { kind: 'refused' }>['reason']): Error {
+function sendRefusal(reason: SendRefusal): Error {
   switch (reason) {
     case 'not_found':
       return new NotFoundError('Chat');
@@ -56,8 +63,26 @@ function sendRefusal(reason: Extract<SendOutcome, { kind: 'refused' }>['reason']
   }
 }
 
+/** A send as its batch answers it: the result, and when its status events are out. */
+interface BatchedSend {
+  result: SendResult | Error;
+  statusPublished: Promise<void>;
+}
+
+/** Sends of one chat keep their order; a client_message_id or an upload is used once per batch. */
+const sendBatchRules: BatchRules<NewMessage> = {
+  laneOf: (message) => message.chatId,
+  keysOf: (message) => [
+    ...message.attachmentIds,
+    ...(message.clientMessageId === null
+      ? []
+      : [`${message.chatId} ${message.sender} ${message.clientMessageId}`]),
+  ],
+};
+
 export class MessageService {
   readonly #history: HistoryReads;
+  readonly #sends: SendBatcher<NewMessage, BatchedSend>;
 
   constructor(
     private readonly db: Db,
@@ -66,6 +91,7 @@ export class MessageService {
     private readonly onAttachmentsReleased: ReleasedAttachmentsHandler = () => undefined,
   ) {
     this.#history = new HistoryReads(db);
+    this.#sends = new SendBatcher((batch) => this.#sendBatch(batch), sendBatchRules);
   }
 
   private async commit<T>(work: (tx: Db) => Promise<{ result: T; events: ChatEvent[] }>) {
@@ -118,61 +144,86 @@ export class MessageService {
     };
   }
 
+  /** Send batches taken and the sends they held (metrics). */
+  sendStats(): BatchStats {
+    return { ...this.#sends.stats };
+  }
+
   /**
-   * One statement does the whole send (sendMessage): the chat lock, the checks and the
-   * writes, committed before this returns. What follows reads only rows that no longer change
-   * (a message's seq and its attachments as sent), so it may run after the commit.
+   * Waits for the send's batch (SendBatcher): one statement does the whole batch, the chat
+   * locks, the checks and the writes, committed before this returns. The message.created
+   * events go out as soon as the batch is back, the status events once their boundaries are
+   * read (after the commit: they read only message positions, which never change).
    */
   async send(userId: string, chatId: string, input: SendMessageBody): Promise<SendResult> {
-    const now = new Date();
-    const attachmentIds = [...new Set(input.attachments ?? [])];
-    const outcome = await sendMessage(this.db, {
+    const { result, statusPublished } = await this.#sends.submit({
       id: newId(),
       chatId,
       sender: userId,
       content: input.content,
       replyTo: input.reply_to ?? null,
       clientMessageId: input.client_message_id ?? null,
-      attachmentIds,
-      created: now,
+      attachmentIds: [...new Set(input.attachments ?? [])],
     });
-    if (outcome.kind === 'refused') throw sendRefusal(outcome.reason);
-    if (outcome.kind === 'duplicate') {
-      const [message] = await this.present(this.db, [outcome.earlier], outcome.marks);
-      return { message: message!, created: false };
-    }
-    const { row, marks } = outcome;
-    const seq = row.seq;
-    const after = marks.map((mark) =>
-      mark.userId === userId
-        ? {
-            ...mark,
-            receivedSeq: Math.max(mark.receivedSeq, seq),
-            readSeq: Math.max(mark.readSeq, seq),
-          }
-        : mark,
+    if (result instanceof Error) throw result;
+    await statusPublished;
+    return result;
+  }
+
+  async #sendBatch(batch: NewMessage[]): Promise<BatchedSend[]> {
+    const outcomes = await sendMessages(this.db, batch, new Date());
+    const withAttachments = outcomes.flatMap((outcome, index) =>
+      outcome.kind === 'sent' && batch[index]!.attachmentIds.length > 0 ? [outcome.row.id] : [],
     );
-    const attached =
-      attachmentIds.length > 0 ? await attachmentsOfMessages(this.db, [row.id]) : undefined;
-    const message = this.toMessage(row, new ReceiptSummary(after), attached?.get(row.id) ?? []);
-    const recipients = marks.map((mark) => mark.userId);
-    // Published before the status read: each await between the commit and the publish lets
-    // a later send of the same chat overtake this one, which subscribers see as a gap and
-    // fill from the database.
-    this.events.publish([
-      { recipients, frame: { type: 'message.created', chat_id: chatId, seq, data: message } },
-    ]);
-    this.events.publish(
-      await statusEvents(
-        this.db,
-        chatId,
-        seq,
-        new ReceiptSummary(marks),
-        new ReceiptSummary(after),
-        recipients,
-      ),
+    const attached = await attachmentsOfMessages(this.db, withAttachments);
+    const created: ChatEvent[] = [];
+    const questions: StatusQuestions[] = [];
+    const results = await Promise.all(
+      outcomes.map(async (outcome): Promise<SendResult | Error> => {
+        if (outcome.kind === 'refused') return sendRefusal(outcome.reason);
+        if (outcome.kind === 'duplicate') {
+          const [message] = await this.present(this.db, [outcome.earlier], outcome.marks);
+          return { message: message!, created: false };
+        }
+        const { row, marks } = outcome;
+        const after = marks.map((mark) =>
+          mark.userId === row.sender
+            ? {
+                ...mark,
+                receivedSeq: Math.max(mark.receivedSeq, row.seq),
+                readSeq: Math.max(mark.readSeq, row.seq),
+              }
+            : mark,
+        );
+        const message = this.toMessage(row, new ReceiptSummary(after), attached.get(row.id) ?? []);
+        const recipients = marks.map((mark) => mark.userId);
+        created.push({
+          recipients,
+          frame: { type: 'message.created', chat_id: row.chatId, seq: row.seq, data: message },
+        });
+        questions.push(
+          statusQuestions(
+            row.chatId,
+            row.seq,
+            new ReceiptSummary(marks),
+            new ReceiptSummary(after),
+            recipients,
+          ),
+        );
+        return { message, created: true };
+      }),
     );
-    return { message, created: true };
+    // Published before the status reads, and before the next batch is taken: a later batch
+    // overtaking this one would show subscribers a gap, filled from the database.
+    this.events.publish(created);
+    const statusPublished = statusEventsOf(this.db, questions).then((events) => {
+      this.events.publish(events);
+    });
+    return results.map((result) => ({
+      result,
+      // Every send of the batch waits for the one read; the next batch need not.
+      statusPublished: result instanceof Error ? Promise.resolve() : statusPublished,
+    }));
   }
 
   async list(userId: string, chatId: string, query: MessagePageQuery): Promise<MessagePage> {

@@ -11,10 +11,10 @@ type Boundary = { id: string; seq: number } | undefined;
  * reached it form a prefix: everything up to the lowest mark, plus the lowest holder's own
  * messages up to the second-lowest mark.
  */
-function boundaryProbes(mark: Watermark, newestSeq: number): NewestProbe[] {
-  const common: NewestProbe = { upTo: Math.min(mark.lowest, newestSeq), sender: undefined };
+function boundaryProbes(chatId: string, mark: Watermark, newestSeq: number): NewestProbe[] {
+  const common: NewestProbe = { chatId, upTo: Math.min(mark.lowest, newestSeq), sender: undefined };
   if (mark.lowestUser === undefined || mark.second <= mark.lowest) return [common];
-  return [common, { upTo: Math.min(mark.second, newestSeq), sender: mark.lowestUser }];
+  return [common, { chatId, upTo: Math.min(mark.second, newestSeq), sender: mark.lowestUser }];
 }
 
 function boundaryOf(answers: Boundary[]): Boundary {
@@ -30,10 +30,66 @@ function moved(before: Watermark, after: Watermark): boolean {
   );
 }
 
+/** What a change of a chat's watermarks asks the database, to tell its status events. */
+export interface StatusQuestions {
+  chatId: string;
+  recipients: string[];
+  changes: { status: 'received' | 'read'; was: NewestProbe[]; now: NewestProbe[] }[];
+}
+
+/** The boundary questions for a change of watermarks (none when no boundary can move). */
+export function statusQuestions(
+  chatId: string,
+  newestSeq: number,
+  before: ReceiptSummary,
+  after: ReceiptSummary,
+  recipients: string[],
+): StatusQuestions {
+  const changes = (['received', 'read'] as const)
+    .filter((status) => moved(before[status], after[status]))
+    .map((status) => ({
+      status,
+      was: boundaryProbes(chatId, before[status], newestSeq),
+      now: boundaryProbes(chatId, after[status], newestSeq),
+    }));
+  return { chatId, recipients, changes };
+}
+
 /**
- * `message.status` events for a change of watermarks: one per status whose boundary moved
- * forward, naming the newest message that now has it. Every boundary is read in one query.
+ * `message.status` events for changes of watermarks, in their order: one per status whose
+ * boundary moved forward, naming the newest message that now has it. Every boundary of
+ * every change is read in one query.
  */
+export async function statusEventsOf(db: Db, questions: StatusQuestions[]): Promise<ChatEvent[]> {
+  const probes = questions.flatMap((question) =>
+    question.changes.flatMap((change) => [...change.was, ...change.now]),
+  );
+  const answers = await newestMessagesUpTo(db, probes);
+  const events: ChatEvent[] = [];
+  let at = 0;
+  for (const { chatId, recipients, changes } of questions) {
+    for (const change of changes) {
+      const was = boundaryOf(answers.slice(at, at + change.was.length));
+      at += change.was.length;
+      const now = boundaryOf(answers.slice(at, at + change.now.length));
+      at += change.now.length;
+      if (now && (!was || now.seq > was.seq)) {
+        events.push({
+          recipients,
+          frame: {
+            type: 'message.status',
+            chat_id: chatId,
+            seq: null,
+            data: { message_id: now.id, status: change.status },
+          },
+        });
+      }
+    }
+  }
+  return events;
+}
+
+/** `message.status` events for one change of a chat's watermarks (see statusEventsOf). */
 export async function statusEvents(
   db: Db,
   chatId: string,
@@ -42,33 +98,5 @@ export async function statusEvents(
   after: ReceiptSummary,
   recipients: string[],
 ): Promise<ChatEvent[]> {
-  const changes = (['received', 'read'] as const)
-    .filter((status) => moved(before[status], after[status]))
-    .map((status) => ({
-      status,
-      was: boundaryProbes(before[status], newestSeq),
-      now: boundaryProbes(after[status], newestSeq),
-    }));
-  const probes = changes.flatMap((change) => [...change.was, ...change.now]);
-  const answers = await newestMessagesUpTo(db, chatId, probes);
-  const events: ChatEvent[] = [];
-  let at = 0;
-  for (const change of changes) {
-    const was = boundaryOf(answers.slice(at, at + change.was.length));
-    at += change.was.length;
-    const now = boundaryOf(answers.slice(at, at + change.now.length));
-    at += change.now.length;
-    if (now && (!was || now.seq > was.seq)) {
-      events.push({
-        recipients,
-        frame: {
-          type: 'message.status',
-          chat_id: chatId,
-          seq: null,
-          data: { message_id: now.id, status: change.status },
-        },
-      });
-    }
-  }
-  return events;
+  return statusEventsOf(db, [statusQuestions(chatId, newestSeq, before, after, recipients)]);
 }

@@ -5,12 +5,14 @@ import type { Broker } from '../broker/broker.js';
 import type { Database } from '../db/database.js';
 import { UnauthorizedError } from '../errors.js';
 import { errorResponses } from '../http/schemas.js';
+import type { MessageService } from '../messages/service.js';
 import type { RealtimeHub } from '../realtime/hub.js';
 import type { Metrics } from './metrics.js';
 
 export interface MetricsSources {
   metrics: Metrics;
   hub: RealtimeHub;
+  messages: MessageService;
   broker: Broker;
   database: Database;
   /** When set, scrapes must send `Authorization: Bearer <token>`. */
@@ -30,7 +32,7 @@ function tokenMatches(request: FastifyRequest, token: string): boolean {
  * Prometheus' text format.
  */
 export function registerMetrics(app: FastifyInstance, sources: MetricsSources): void {
-  const { metrics, hub, broker, database } = sources;
+  const { metrics, hub, messages, broker, database } = sources;
 
   app.addHook('onResponse', async (request, reply) => {
     // An accepted WebSocket upgrade is a connection, not a request (it has its own gauge).
@@ -60,6 +62,8 @@ export function registerMetrics(app: FastifyInstance, sources: MetricsSources): 
   metrics.counterFrom(metrics.eventsReceived, () => broker.stats().received);
   metrics.counterFrom(metrics.brokerPublishFailures, () => broker.stats().publishFailures);
   metrics.counterFrom(metrics.brokerReconnects, () => broker.stats().reconnects);
+  metrics.counterFrom(metrics.sendBatches, () => messages.sendStats().batches);
+  metrics.counterFrom(metrics.sendsBatched, () => messages.sendStats().items);
 
   app.get(
     '/metrics',

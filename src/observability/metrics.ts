@@ -46,6 +46,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly sendBatches = new Counter({
+    name: 'messenger_send_batches_total',
+    help: 'Statements (and commits) that wrote sent messages; several sends may share one',
+    registers: [this.registry],
+  });
+
+  readonly sendsBatched = new Counter({
+    name: 'messenger_send_batch_items_total',
+    help: 'Sends that went to the database in batches (divided by batches: the mean batch size)',
+    registers: [this.registry],
+  });
+
   readonly brokerReconnects = new Counter({
     name: 'messenger_broker_reconnects_total',
     help: 'Times a broker connection was re-established after it had been up',

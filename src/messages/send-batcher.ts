@@ -1,0 +1,120 @@
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+
+/** Sends in one batch at most; more wait for the next. */
+export const MAX_SEND_BATCH = 128;
+
+/** How a batch groups and separates its items. */
+export interface BatchRules<Item> {
+  /** Items of one lane (a chat) keep their order: a held item holds the lane's later items. */
+  laneOf(item: Item): string;
+  /** Items whose keys meet in one batch cannot share it: the later waits for the next. */
+  keysOf(item: Item): string[];
+}
+
+/** Running totals, for metrics: items per batch is what the group commit saves. */
+export interface BatchStats {
+  batches: number;
+  items: number;
+}
+
+interface Waiting<Item, Result> {
+  item: Item;
+  resolve(result: Result): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit: a send that arrives while no batch is running starts one on the next turn
+ * of the event loop, together with every send that arrived in the same turn; sends that
+ * arrive while a batch is running wait and go together in the next. At low load a batch is
+ * one send and waits for nothing; under load, batches grow to what arrived during the
+ * previous one, so the database does one statement and one commit for many messages.
+ *
+ * One batch runs at a time, so batches commit, and their results come back, in the order
+ * they were taken, and so do the events published for them.
+ *
+ * A batch that fails for a reason other than the database being unreachable is tried again
+ * item by item, so one bad send cannot fail the sends that happened to share its batch.
+ */
+export class SendBatcher<Item, Result> {
+  readonly stats: BatchStats = { batches: 0, items: 0 };
+  #waiting: Waiting<Item, Result>[] = [];
+  #running = false;
+  #scheduled = false;
+
+  constructor(
+    private readonly run: (batch: Item[]) => Promise<Result[]>,
+    private readonly rules: BatchRules<Item>,
+  ) {}
+
+  submit(item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#scheduled || this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#runNext();
+    });
+  }
+
+  async #runNext(): Promise<void> {
+    const batch = this.#take();
+    this.#running = true;
+    try {
+      await this.#settle(batch);
+    } finally {
+      this.#running = false;
+      this.#schedule();
+    }
+  }
+
+  /** The next batch, in arrival order, leaving behind what cannot share it. */
+  #take(): Waiting<Item, Result>[] {
+    const batch: Waiting<Item, Result>[] = [];
+    const left: Waiting<Item, Result>[] = [];
+    const keys = new Set<string>();
+    const heldLanes = new Set<string>();
+    for (const waiting of this.#waiting) {
+      const lane = this.rules.laneOf(waiting.item);
+      const itemKeys = this.rules.keysOf(waiting.item);
+      if (
+        batch.length >= MAX_SEND_BATCH ||
+        heldLanes.has(lane) ||
+        itemKeys.some((key) => keys.has(key))
+      ) {
+        heldLanes.add(lane);
+        left.push(waiting);
+        continue;
+      }
+      for (const key of itemKeys) keys.add(key);
+      batch.push(waiting);
+    }
+    this.#waiting = left;
+    return batch;
+  }
+
+  async #settle(batch: Waiting<Item, Result>[]): Promise<void> {
+    let results: Result[];
+    this.stats.batches++;
+    this.stats.items += batch.length;
+    try {
+      results = await this.run(batch.map((waiting) => waiting.item));
+    } catch (error) {
+      if (batch.length === 1 || isDatabaseUnavailable(error)) {
+        for (const waiting of batch) waiting.reject(error);
+        return;
+      }
+      for (const waiting of batch) await this.#settle([waiting]);
+      return;
+    }
+    batch.forEach((waiting, index) => {
+      waiting.resolve(results[index]!);
+    });
+  }
+}
