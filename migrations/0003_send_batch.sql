@@ -32,6 +32,10 @@ CREATE FUNCTION "messenger_send_messages"(
 	p_now timestamptz
 ) RETURNS jsonb
 LANGUAGE plpgsql
+-- Plans its statements once per connection. Left to choose, PostgreSQL plans them again at
+-- every call (a custom plan knows the arrays' lengths, so it always looks cheaper than the
+-- generic one), and planning the batch statement costs more than running it.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_result jsonb;
@@ -58,32 +62,47 @@ BEGIN
 			ON a.id = w.id AND a.chat_id = i.chat_id AND a.uploader = i.sender AND a.message_id IS NULL
 		GROUP BY w.n
 	),
+	-- Each item's facts by index lookups: OFFSET 0 keeps the planner from flattening the
+	-- lateral subqueries into hash joins, which the cached plan (made once per connection,
+	-- perhaps while the tables were small) would go on using when they are large.
 	checked AS (
-		SELECT i.*, c.last_seq, to_jsonb(d) AS duplicate,
+		SELECT i.*, c.last_seq, d.duplicate,
 			CASE
 				WHEN c.id IS NULL THEN 'not_found'
 				-- Outsiders get the same answer as for a chat that does not exist.
-				WHEN NOT EXISTS (
-					SELECT 1 FROM chat_participants p WHERE p.chat_id = i.chat_id AND p.user_id = i.sender
-				) THEN 'not_found'
-				WHEN d.id IS NOT NULL THEN NULL
+				WHEN NOT p.member THEN 'not_found'
+				WHEN d.duplicate IS NOT NULL THEN NULL
 				WHEN c.deleted THEN 'chat_deleted'
 				WHEN i.content = '' AND w.n IS NULL THEN 'empty_message'
-				WHEN i.reply_to IS NOT NULL AND NOT EXISTS (
-					SELECT 1 FROM messages r WHERE r.id = i.reply_to AND r.chat_id = i.chat_id
-				) THEN 'invalid_reply_to'
+				WHEN i.reply_to IS NOT NULL AND NOT r.valid THEN 'invalid_reply_to'
 				WHEN w.usable <> w.wanted THEN 'invalid_attachments'
 			END AS refusal
 		FROM item i
-		LEFT JOIN chats c ON c.id = i.chat_id
-		LEFT JOIN wanted w ON w.n = i.n
 		LEFT JOIN LATERAL (
-			SELECT m.id, m.seq, m.change_seq, m.sender, m.reply_to, m.content, m.client_message_id,
-				m.created, m.updated, m.deleted
-			FROM messages m
-			WHERE i.client_id IS NOT NULL
-				AND m.chat_id = i.chat_id AND m.sender = i.sender AND m.client_message_id = i.client_id
+			SELECT chats.id, chats.last_seq, chats.deleted FROM chats WHERE chats.id = i.chat_id OFFSET 0
+		) c ON true
+		CROSS JOIN LATERAL (
+			SELECT EXISTS (
+				SELECT 1 FROM chat_participants
+				WHERE chat_participants.chat_id = i.chat_id AND chat_participants.user_id = i.sender
+			) AS member OFFSET 0
+		) p
+		CROSS JOIN LATERAL (
+			SELECT EXISTS (
+				SELECT 1 FROM messages WHERE messages.id = i.reply_to AND messages.chat_id = i.chat_id
+			) AS valid OFFSET 0
+		) r
+		LEFT JOIN LATERAL (
+			SELECT to_jsonb(m) AS duplicate FROM (
+				SELECT messages.id, messages.seq, messages.change_seq, messages.sender, messages.reply_to,
+					messages.content, messages.client_message_id, messages.created, messages.updated, messages.deleted
+				FROM messages
+				WHERE messages.chat_id = i.chat_id AND messages.sender = i.sender
+					AND messages.client_message_id = i.client_id
+				OFFSET 0
+			) m
 		) d ON true
+		LEFT JOIN wanted w ON w.n = i.n
 	),
 	sent AS (
 		SELECT k.n, k.chat_id, k.sender, k.id, k.content, k.reply_to, k.client_id,
@@ -108,13 +127,6 @@ BEGIN
 		SET received_seq = greatest(p.received_seq, s.seq), read_seq = greatest(p.read_seq, s.seq)
 		FROM (SELECT chat_id, sender, max(seq) AS seq FROM sent GROUP BY chat_id, sender) s
 		WHERE p.chat_id = s.chat_id AND p.user_id = s.sender
-	),
-	claimed AS (
-		UPDATE attachments a
-		SET message_id = s.id
-		FROM unnest(p_attachments, p_attachment_items) AS w(id, n)
-		JOIN sent s ON s.n = w.n
-		WHERE a.id = w.id
 	)
 	SELECT jsonb_build_object(
 		'items', (
@@ -138,6 +150,14 @@ BEGIN
 			) m
 		)
 	) INTO v_result;
+	-- Apart, and only when there are any: most sends have no attachments, and a statement
+	-- that could write attachments costs even when it writes none.
+	IF cardinality(p_attachments) > 0 THEN
+		UPDATE attachments a
+		SET message_id = (SELECT p_ids[w.n])
+		FROM unnest(p_attachments, p_attachment_items) AS w(id, n)
+		WHERE a.id = w.id AND (v_result -> 'items' -> (w.n - 1)) ? 's';
+	END IF;
 	RETURN v_result;
 END
 $$;

@@ -2,6 +2,12 @@ import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 /** Sends in one batch at most; more wait for the next. */
 export const MAX_SEND_BATCH = 128;
+/**
+ * Batches running at once. More than one, so that a batch waiting for its commit to reach
+ * the disk (or for a chat lock) does not hold up the sends that arrived meanwhile; few,
+ * so that batches stay large under load.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 4;
 
 /** How a batch groups and separates its items. */
 export interface BatchRules<Item> {
@@ -30,8 +36,12 @@ interface Waiting<Item, Result> {
  * one send and waits for nothing; under load, batches grow to what arrived during the
  * previous one, so the database does one statement and one commit for many messages.
  *
- * One batch runs at a time, so batches commit, and their results come back, in the order
- * they were taken, and so do the events published for them.
+ * Up to MAX_BATCHES_IN_FLIGHT batches run at once. Two that share a chat take its lock one
+ * after the other, so seq order is commit order; which goes first is the order in which
+ * their statements reach PostgreSQL, nearly always the order they were taken. Sends a client
+ * makes one after another (each after the answer to the one before) keep their order; sends
+ * made at the same time had none. Events are published as each batch comes back; should a
+ * later position be published first, subscribers see a gap and fill it from the database.
  *
  * A batch that fails for a reason other than the database being unreachable is tried again
  * item by item, so one bad send cannot fail the sends that happened to share its batch.
@@ -39,7 +49,7 @@ interface Waiting<Item, Result> {
 export class SendBatcher<Item, Result> {
   readonly stats: BatchStats = { batches: 0, items: 0 };
   #waiting: Waiting<Item, Result>[] = [];
-  #running = false;
+  #running = 0;
   #scheduled = false;
 
   constructor(
@@ -55,7 +65,9 @@ export class SendBatcher<Item, Result> {
   }
 
   #schedule(): void {
-    if (this.#running || this.#scheduled || this.#waiting.length === 0) return;
+    if (this.#running >= MAX_BATCHES_IN_FLIGHT || this.#scheduled || this.#waiting.length === 0) {
+      return;
+    }
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -65,11 +77,13 @@ export class SendBatcher<Item, Result> {
 
   async #runNext(): Promise<void> {
     const batch = this.#take();
-    this.#running = true;
+    this.#running++;
+    // The next batch may start at once, with what is still waiting.
+    this.#schedule();
     try {
       await this.#settle(batch);
     } finally {
-      this.#running = false;
+      this.#running--;
       this.#schedule();
     }
   }
