@@ -40,9 +40,11 @@ AS $$
 DECLARE
 	v_result jsonb;
 BEGIN
-	IF (SELECT count(DISTINCT a) FROM unnest(p_attachments) a) <> cardinality(p_attachments)
+	IF cardinality(p_ids) > 1 AND (
+		(SELECT count(DISTINCT a) FROM unnest(p_attachments) a) <> cardinality(p_attachments)
 		OR (SELECT count(DISTINCT (c, s, k)) FROM unnest(p_chat_ids, p_senders, p_client_ids) AS u(c, s, k) WHERE k IS NOT NULL)
-			<> (SELECT count(*) FROM unnest(p_client_ids) k WHERE k IS NOT NULL) THEN
+			<> (SELECT count(*) FROM unnest(p_client_ids) k WHERE k IS NOT NULL)
+	) THEN
 		RAISE EXCEPTION 'a batch of sends shares an attachment or a client_message_id';
 	END IF;
 	-- The chat row locks order every change of a chat's messages: seq order is commit order.
@@ -53,14 +55,6 @@ BEGIN
 		SELECT u.*
 		FROM unnest(p_chat_ids, p_senders, p_ids, p_contents, p_reply_tos, p_client_ids)
 			WITH ORDINALITY AS u(chat_id, sender, id, content, reply_to, client_id, n)
-	),
-	wanted AS (
-		SELECT w.n, count(*) AS wanted, count(a.id) AS usable
-		FROM unnest(p_attachments, p_attachment_items) AS w(id, n)
-		JOIN item i ON i.n = w.n
-		LEFT JOIN attachments a
-			ON a.id = w.id AND a.chat_id = i.chat_id AND a.uploader = i.sender AND a.message_id IS NULL
-		GROUP BY w.n
 	),
 	-- Each item's facts by index lookups: OFFSET 0 keeps the planner from flattening the
 	-- lateral subqueries into hash joins, which the cached plan (made once per connection,
@@ -73,7 +67,7 @@ BEGIN
 				WHEN NOT p.member THEN 'not_found'
 				WHEN d.duplicate IS NOT NULL THEN NULL
 				WHEN c.deleted THEN 'chat_deleted'
-				WHEN i.content = '' AND w.n IS NULL THEN 'empty_message'
+				WHEN i.content = '' AND w.wanted = 0 THEN 'empty_message'
 				WHEN i.reply_to IS NOT NULL AND NOT r.valid THEN 'invalid_reply_to'
 				WHEN w.usable <> w.wanted THEN 'invalid_attachments'
 			END AS refusal
@@ -102,7 +96,13 @@ BEGIN
 				OFFSET 0
 			) m
 		) d ON true
-		LEFT JOIN wanted w ON w.n = i.n
+		CROSS JOIN LATERAL (
+			SELECT count(*) AS wanted, count(a.id) AS usable
+			FROM unnest(p_attachments, p_attachment_items) AS w(id, n)
+			LEFT JOIN attachments a
+				ON a.id = w.id AND a.chat_id = i.chat_id AND a.uploader = i.sender AND a.message_id IS NULL
+			WHERE w.n = i.n
+		) w
 	),
 	sent AS (
 		SELECT k.n, k.chat_id, k.sender, k.id, k.content, k.reply_to, k.client_id,

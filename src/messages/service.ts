@@ -195,7 +195,8 @@ export class MessageService {
               }
             : mark,
         );
-        const message = this.toMessage(row, new ReceiptSummary(after), attached.get(row.id) ?? []);
+        const summary = new ReceiptSummary(after);
+        const message = this.toMessage(row, summary, attached.get(row.id) ?? []);
         const recipients = marks.map((mark) => mark.userId);
         created.push({
           recipients,
@@ -206,7 +207,7 @@ export class MessageService {
             row.chatId,
             row.seq,
             new ReceiptSummary(marks),
-            new ReceiptSummary(after),
+            summary,
             recipients,
           ),
         );
