@@ -22,6 +22,7 @@ import {
   type NewMessage,
   type PagePosition,
   releaseAttachments,
+  type SendOutcome,
   type SendRefusal,
   sendMessages,
   updateMessage,
@@ -171,7 +172,20 @@ export class MessageService {
   }
 
   async #sendBatch(batch: NewMessage[]): Promise<BatchedSend[]> {
+    // Only this statement may fail the batch, and then it has committed nothing: the batcher
+    // tries its sends again one by one. Everything after it comes after the commit, so a
+    // failure there fails the batch's sends without writing them twice.
     const outcomes = await sendMessages(this.db, batch, new Date());
+    try {
+      return await this.#answerBatch(batch, outcomes);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      return batch.map(() => ({ result: failure, statusPublished: Promise.resolve() }));
+    }
+  }
+
+  /** Shapes a committed batch's answers and publishes its events. */
+  async #answerBatch(batch: NewMessage[], outcomes: SendOutcome[]): Promise<BatchedSend[]> {
     const withAttachments = outcomes.flatMap((outcome, index) =>
       outcome.kind === 'sent' && batch[index]!.attachmentIds.length > 0 ? [outcome.row.id] : [],
     );
@@ -203,19 +217,14 @@ export class MessageService {
           frame: { type: 'message.created', chat_id: row.chatId, seq: row.seq, data: message },
         });
         questions.push(
-          statusQuestions(
-            row.chatId,
-            row.seq,
-            new ReceiptSummary(marks),
-            summary,
-            recipients,
-          ),
+          statusQuestions(row.chatId, row.seq, new ReceiptSummary(marks), summary, recipients),
         );
         return { message, created: true };
       }),
     );
-    // Published before the status reads, and before the next batch is taken: a later batch
-    // overtaking this one would show subscribers a gap, filled from the database.
+    // Published before the status reads: each await between the commit and the publish lets
+    // a later batch of the same chat overtake this one, which subscribers see as a gap and
+    // fill from the database.
     this.events.publish(created);
     const statusPublished = statusEventsOf(this.db, questions).then((events) => {
       this.events.publish(events);
