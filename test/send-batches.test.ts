@@ -161,6 +161,31 @@ describe(`send batches (${testBackend()})`, () => {
     ]);
   });
 
+  it('keeps every character of contents and client_message_ids as sent', async () => {
+    const chat = await createChat(t.app, alice, [bob]);
+    const texts = [
+      'a"b',
+      'c\\d\\',
+      '{x,y}',
+      'NULL',
+      '  spaced  ',
+      'line\nbreak\ttab',
+      '😀 ünïcödé',
+      "'quoted'",
+    ];
+    const outcomes = await send(
+      texts.map((content) =>
+        item(alice, chat.chat_id, { content, clientMessageId: `id ${content}` }),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(texts.map(() => 'sent'));
+    const stored = await history(bob, chat.chat_id);
+    expect(stored.map((message) => message.content)).toEqual(texts);
+    expect(stored.map((message) => message.client_message_id)).toEqual(
+      texts.map((content) => `id ${content}`),
+    );
+  });
+
   it('refuses, as a whole and writing nothing, a batch whose sends share a client_message_id or an upload', async () => {
     const chat = await createChat(t.app, alice, [bob]);
     const upload = await uploadFile(t.app, alice, chat.chat_id, {

@@ -76,6 +76,17 @@ function uuidArray(values: (string | null)[]): string {
 }
 
 /**
+ * A text[] parameter as an array literal: every element double-quoted, with `"` and `\`
+ * escaped, which is all PostgreSQL's array syntax asks inside quotes; NULL unquoted.
+ */
+function textArray(values: (string | null)[]): string {
+  const elements = values.map((value) =>
+    value === null ? 'NULL' : `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+  );
+  return `{${elements.join(',')}}`;
+}
+
+/**
  * Several sends in one statement and one transaction (migrations/0003): locks their chats,
  * checks each send as a send on its own would be checked, takes the next seqs in item order
  * and writes. Items must not share an attachment, nor a client_message_id of one sender and
@@ -92,16 +103,15 @@ export async function sendMessages(db: Db, batch: NewMessage[], now: Date): Prom
       attachmentItems.push(index + 1);
     }
   });
-  // Contents and client ids are free text: they go as JSON arrays, unpacked by PostgreSQL.
   const [answer] = await selectRows<{ result: BatchResultJson }>(
     db,
     sql`select messenger_send_messages(
       ${uuidArray(batch.map((message) => message.chatId))}::uuid[],
       ${uuidArray(batch.map((message) => message.sender))}::uuid[],
       ${uuidArray(batch.map((message) => message.id))}::uuid[],
-      array(select jsonb_array_elements_text(${JSON.stringify(batch.map((message) => message.content))}::jsonb)),
+      ${textArray(batch.map((message) => message.content))}::text[],
       ${uuidArray(batch.map((message) => message.replyTo))}::uuid[],
-      array(select jsonb_array_elements_text(${JSON.stringify(batch.map((message) => message.clientMessageId))}::jsonb)),
+      ${textArray(batch.map((message) => message.clientMessageId))}::text[],
       ${uuidArray(attachmentIds)}::uuid[],
       ${`{${attachmentItems.join(',')}}`}::integer[],
       ${now.toISOString()}) as result`,
