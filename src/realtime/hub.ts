@@ -6,12 +6,21 @@ import type { WsConfig } from '../config.js';
 import { Connection, type ConnectionContext, MAX_PENDING, type ResyncRound } from './connection.js';
 import { ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
+import { ChatOrder } from './order.js';
 import { CloseCode } from './protocol.js';
 import { emptyStats, type RealtimeStats } from './stats.js';
 import { decodeEvent, type LiveEvent } from './wire.js';
 
 /** Connections resyncing at the same time after a broker outage (bounds the database load). */
 const RESYNC_CONCURRENCY = 16;
+/**
+ * How long an event that overtook earlier positions of its chat waits for them on the node
+ * (order.ts). Overtaking between concurrent sends is a matter of milliseconds; a position
+ * still missing after this is filled from the database by each connection, as without it.
+ */
+export const REORDER_WINDOW_MS = 50;
+
+type DecodedEvent = ReturnType<typeof decodeEvent>;
 
 interface Sink {
   deliver(event: LiveEvent): void;
@@ -48,6 +57,7 @@ export class RealtimeHub {
   readonly #stats = emptyStats();
   readonly #expiry = new ExpiryQueue<Connection>();
   readonly #context: ConnectionContext;
+  readonly #order: ChatOrder<DecodedEvent>;
   #unsubscribe: (() => void) | undefined;
   #unresync: (() => void) | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -59,7 +69,14 @@ export class RealtimeHub {
     private readonly feed: ChangeFeed,
     private readonly settings: WsConfig,
     private readonly logger: FastifyBaseLogger,
+    reorderWindowMs = REORDER_WINDOW_MS,
   ) {
+    this.#order = new ChatOrder(
+      reorderWindowMs,
+      (event) => this.#dispatch(event),
+      () => this.#stats.reorderHolds++,
+      () => this.#stats.reorderExpired++,
+    );
     this.#context = {
       feed,
       settings,
@@ -134,6 +151,7 @@ export class RealtimeHub {
     this.#stopped = true;
     clearInterval(this.#pingTimer);
     this.#expiry.stop();
+    this.#order.stop();
     this.#unsubscribe?.();
     this.#unresync?.();
     for (const connection of this.#connections) {
@@ -153,7 +171,7 @@ export class RealtimeHub {
   }
 
   #onPayload(payload: string): void {
-    let event: ReturnType<typeof decodeEvent>;
+    let event: DecodedEvent;
     try {
       event = decodeEvent(payload);
     } catch (error) {
@@ -161,6 +179,22 @@ export class RealtimeHub {
       this.logger.warn({ err: error }, 'undecodable event from the broker');
       return;
     }
+    if (!this.#hasLocalRecipient(event.recipients)) {
+      // A message event goes to every participant: none is here, so the node need not
+      // remember the chat's position (a later subscriber starts it afresh).
+      if (event.seq !== null) this.#order.forget(event.chatId);
+      return;
+    }
+    this.#order.accept(event);
+  }
+
+  #hasLocalRecipient(recipients: string[]): boolean {
+    for (const recipient of recipients) if (this.#sinks.has(recipient)) return true;
+    return false;
+  }
+
+  /** Hands an event to its local recipients (in order, from #order). */
+  #dispatch(event: DecodedEvent): void {
     let live: LiveEvent | undefined;
     for (const recipient of event.recipients) {
       const sinks = this.#sinks.get(recipient);
@@ -179,6 +213,8 @@ export class RealtimeHub {
   }
 
   #onResync(): void {
+    // What the held chats wait for may be among the lost events: release them now.
+    this.#order.flushAll();
     this.logger.info({ connections: this.#connections.size }, 'resyncing subscribers');
     const statuses = new Map<string, Promise<LiveEvent[]>>();
     const round: ResyncRound = {
