@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Broker } from '../broker/broker.js';
 import type { WsConfig } from '../config.js';
+import { WriteBatch } from './batch.js';
 import { Connection, type ConnectionContext, MAX_PENDING, type ResyncRound } from './connection.js';
 import { ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
@@ -58,6 +59,10 @@ export class RealtimeHub {
   readonly #expiry = new ExpiryQueue<Connection>();
   readonly #context: ConnectionContext;
   readonly #order: ChatOrder<DecodedEvent>;
+  readonly #batch = new WriteBatch();
+  /** Events passed on by #order and not yet delivered: delivered together, see #flush. */
+  #outgoing: DecodedEvent[] = [];
+  readonly #flush = (): void => this.#deliverOutgoing();
   #unsubscribe: (() => void) | undefined;
   #unresync: (() => void) | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -83,6 +88,7 @@ export class RealtimeHub {
       stats: this.#stats,
       log: logger,
       expiry: this.#expiry,
+      batch: this.#batch,
       onClosed: (connection) => this.#onClosed(connection),
     };
   }
@@ -193,8 +199,43 @@ export class RealtimeHub {
     return false;
   }
 
-  /** Hands an event to its local recipients (in order, from #order). */
+  /** Queues an event passed on by #order (in order) for delivery at the end of this turn. */
   #dispatch(event: DecodedEvent): void {
+    if (this.#outgoing.push(event) === 1) process.nextTick(this.#flush);
+  }
+
+  /**
+   * Delivers the events of this turn. Several at once share one write per socket (see
+   * batch.ts); a lone event is written directly.
+   */
+  #deliverOutgoing(): void {
+    const events = this.#outgoing;
+    if (events.length === 0) return;
+    this.#outgoing = [];
+    if (events.length === 1) {
+      this.#deliver(events[0]!);
+      return;
+    }
+    this.#batch.begin();
+    try {
+      for (const event of events) this.#deliver(event);
+    } finally {
+      this.#batch.end();
+    }
+  }
+
+  /** Hands an event to its local recipients; never throws (this runs in a process tick). */
+  #deliver(event: DecodedEvent): void {
+    try {
+      this.#deliverTo(event);
+    } catch (error) {
+      // One event's failure must not take the others of the turn with it, nor the process.
+      this.#stats.internalErrors++;
+      this.logger.error({ err: error, type: event.type }, 'event delivery failed');
+    }
+  }
+
+  #deliverTo(event: DecodedEvent): void {
     let live: LiveEvent | undefined;
     for (const recipient of event.recipients) {
       const sinks = this.#sinks.get(recipient);
