@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { WsConfig } from '../config.js';
+import type { WriteBatch } from './batch.js';
 import type { Expirable, ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
 import { framePayload } from './frame.js';
@@ -71,6 +72,8 @@ export interface ConnectionContext {
   log: FastifyBaseLogger;
   /** Token expiries of every connection of the node, on one timer. */
   expiry: ExpiryQueue<Connection>;
+  /** Event frames written in one turn of the event loop go out in one call per socket. */
+  batch: WriteBatch;
   onClosed(connection: Connection): void;
 }
 
@@ -568,12 +571,24 @@ export class Connection implements Expirable {
   #send(data: Buffer | string): boolean {
     if (this.#state !== 'open') return false;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (this.#ws.bufferedAmount + size > this.#ctx.settings.sendQueueBytes) {
+    if (!this.#fits(size)) {
       this.#closeSlow();
       return false;
     }
     this.#write(data);
     return true;
+  }
+
+  /** Whether `size` more bytes keep the send queue within its bound. */
+  #fits(size: number): boolean {
+    const bound = this.#ctx.settings.sendQueueBytes;
+    if (this.#ws.bufferedAmount + size <= bound) return true;
+    // Frames held for one write this turn (batch.ts) are not behind: let them go, look again.
+    return (
+      this.#tcp !== undefined &&
+      this.#ctx.batch.release(this.#tcp) &&
+      this.#ws.bufferedAmount + size <= bound
+    );
   }
 
   /** Replay frames are paced by #room instead of counting against the bound. */
@@ -589,7 +604,7 @@ export class Connection implements Expirable {
       // Ordered with ws's own writes (pings, close): without compression its sender writes
       // synchronously, so both land on the socket in call order. Not OPEN (a close frame
       // went out): nothing may follow it, as ws.send would also refuse.
-      this.#tcp.write(data);
+      this.#ctx.batch.write(this.#tcp, data);
     } else {
       ws.send(framePayload(data), { binary: false });
     }

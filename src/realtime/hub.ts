@@ -3,15 +3,25 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Broker } from '../broker/broker.js';
 import type { WsConfig } from '../config.js';
+import { WriteBatch } from './batch.js';
 import { Connection, type ConnectionContext, MAX_PENDING, type ResyncRound } from './connection.js';
 import { ExpiryQueue } from './expiry.js';
 import type { ChangeFeed, Membership } from './feed.js';
+import { ChatOrder } from './order.js';
 import { CloseCode } from './protocol.js';
 import { emptyStats, type RealtimeStats } from './stats.js';
 import { decodeEvent, type LiveEvent } from './wire.js';
 
 /** Connections resyncing at the same time after a broker outage (bounds the database load). */
 const RESYNC_CONCURRENCY = 16;
+/**
+ * How long an event that overtook earlier positions of its chat waits for them on the node
+ * (order.ts). Overtaking between concurrent sends is a matter of milliseconds; a position
+ * still missing after this is filled from the database by each connection, as without it.
+ */
+export const REORDER_WINDOW_MS = 50;
+
+type DecodedEvent = ReturnType<typeof decodeEvent>;
 
 interface Sink {
   deliver(event: LiveEvent): void;
@@ -48,6 +58,11 @@ export class RealtimeHub {
   readonly #stats = emptyStats();
   readonly #expiry = new ExpiryQueue<Connection>();
   readonly #context: ConnectionContext;
+  readonly #order: ChatOrder<DecodedEvent>;
+  readonly #batch = new WriteBatch();
+  /** Events passed on by #order and not yet delivered: delivered together, see #flush. */
+  #outgoing: DecodedEvent[] = [];
+  readonly #flush = (): void => this.#deliverOutgoing();
   #unsubscribe: (() => void) | undefined;
   #unresync: (() => void) | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -59,13 +74,21 @@ export class RealtimeHub {
     private readonly feed: ChangeFeed,
     private readonly settings: WsConfig,
     private readonly logger: FastifyBaseLogger,
+    reorderWindowMs = REORDER_WINDOW_MS,
   ) {
+    this.#order = new ChatOrder(
+      reorderWindowMs,
+      (event) => this.#dispatch(event),
+      () => this.#stats.reorderHolds++,
+      () => this.#stats.reorderExpired++,
+    );
     this.#context = {
       feed,
       settings,
       stats: this.#stats,
       log: logger,
       expiry: this.#expiry,
+      batch: this.#batch,
       onClosed: (connection) => this.#onClosed(connection),
     };
   }
@@ -134,6 +157,7 @@ export class RealtimeHub {
     this.#stopped = true;
     clearInterval(this.#pingTimer);
     this.#expiry.stop();
+    this.#order.stop();
     this.#unsubscribe?.();
     this.#unresync?.();
     for (const connection of this.#connections) {
@@ -153,7 +177,7 @@ export class RealtimeHub {
   }
 
   #onPayload(payload: string): void {
-    let event: ReturnType<typeof decodeEvent>;
+    let event: DecodedEvent;
     try {
       event = decodeEvent(payload);
     } catch (error) {
@@ -161,6 +185,57 @@ export class RealtimeHub {
       this.logger.warn({ err: error }, 'undecodable event from the broker');
       return;
     }
+    if (!this.#hasLocalRecipient(event.recipients)) {
+      // A message event goes to every participant: none is here, so the node need not
+      // remember the chat's position (a later subscriber starts it afresh).
+      if (event.seq !== null) this.#order.forget(event.chatId);
+      return;
+    }
+    this.#order.accept(event);
+  }
+
+  #hasLocalRecipient(recipients: string[]): boolean {
+    for (const recipient of recipients) if (this.#sinks.has(recipient)) return true;
+    return false;
+  }
+
+  /** Queues an event passed on by #order (in order) for delivery at the end of this turn. */
+  #dispatch(event: DecodedEvent): void {
+    if (this.#outgoing.push(event) === 1) process.nextTick(this.#flush);
+  }
+
+  /**
+   * Delivers the events of this turn. Several at once share one write per socket (see
+   * batch.ts); a lone event is written directly.
+   */
+  #deliverOutgoing(): void {
+    const events = this.#outgoing;
+    if (events.length === 0) return;
+    this.#outgoing = [];
+    if (events.length === 1) {
+      this.#deliver(events[0]!);
+      return;
+    }
+    this.#batch.begin();
+    try {
+      for (const event of events) this.#deliver(event);
+    } finally {
+      this.#batch.end();
+    }
+  }
+
+  /** Hands an event to its local recipients; never throws (this runs in a process tick). */
+  #deliver(event: DecodedEvent): void {
+    try {
+      this.#deliverTo(event);
+    } catch (error) {
+      // One event's failure must not take the others of the turn with it, nor the process.
+      this.#stats.internalErrors++;
+      this.logger.error({ err: error, type: event.type }, 'event delivery failed');
+    }
+  }
+
+  #deliverTo(event: DecodedEvent): void {
     let live: LiveEvent | undefined;
     for (const recipient of event.recipients) {
       const sinks = this.#sinks.get(recipient);
@@ -179,6 +254,8 @@ export class RealtimeHub {
   }
 
   #onResync(): void {
+    // What the held chats wait for may be among the lost events: release them now.
+    this.#order.flushAll();
     this.logger.info({ connections: this.#connections.size }, 'resyncing subscribers');
     const statuses = new Map<string, Promise<LiveEvent[]>>();
     const round: ResyncRound = {

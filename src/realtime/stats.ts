@@ -14,6 +14,10 @@ export interface RealtimeStats {
   duplicatesDropped: number;
   /** Times a connection saw missing positions and read them from the database. */
   gapFills: number;
+  /** Times the node held a chat's overtaking event for the positions before it (order.ts). */
+  reorderHolds: number;
+  /** Holds whose window ended before the missing positions came (the connections fill them). */
+  reorderExpired: number;
   resumes: number;
   /** Connection resyncs after the broker reported possible loss. */
   resyncs: number;
@@ -38,6 +42,8 @@ export function emptyStats(): RealtimeStats {
     replayedFrames: 0,
     duplicatesDropped: 0,
     gapFills: 0,
+    reorderHolds: 0,
+    reorderExpired: 0,
     resumes: 0,
     resyncs: 0,
     clientFrames: 0,
