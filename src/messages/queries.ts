@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { AttachmentRow } from '../attachments/present.js';
 import { type Db, selectRows } from '../db/database.js';
 import { attachments, messages } from '../db/schema.js';
-import type { ParticipantMarks } from './receipts.js';
+import { marksAfterWriting, type ParticipantMarks } from './receipts.js';
 
 export type MessageRow = typeof messages.$inferSelect;
 
@@ -135,18 +135,7 @@ export async function sendMessages(db: Db, batch: NewMessage[], now: Date): Prom
       return { kind: 'duplicate', earlier: storedRow(message.chatId, item.d), marks: before };
     }
     const seq = item.s;
-    current.set(
-      message.chatId,
-      before.map((mark) =>
-        mark.userId === message.sender
-          ? {
-              ...mark,
-              receivedSeq: Math.max(mark.receivedSeq, seq),
-              readSeq: Math.max(mark.readSeq, seq),
-            }
-          : mark,
-      ),
-    );
+    current.set(message.chatId, marksAfterWriting(before, message.sender, seq));
     return {
       kind: 'sent',
       marks: before,

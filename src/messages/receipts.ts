@@ -18,6 +18,23 @@ export interface Watermark {
   second: number;
 }
 
+/** The marks after `writer` wrote the message at `seq`: whoever writes has seen the chat. */
+export function marksAfterWriting(
+  marks: ParticipantMarks[],
+  writer: string,
+  seq: number,
+): ParticipantMarks[] {
+  return marks.map((mark) =>
+    mark.userId === writer
+      ? {
+          ...mark,
+          receivedSeq: Math.max(mark.receivedSeq, seq),
+          readSeq: Math.max(mark.readSeq, seq),
+        }
+      : mark,
+  );
+}
+
 function watermark(marks: ParticipantMarks[], pick: (mark: ParticipantMarks) => number): Watermark {
   const sorted = [...marks].sort((a, b) => pick(a) - pick(b));
   const [first, next] = sorted;

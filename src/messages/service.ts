@@ -27,7 +27,7 @@ import {
   sendMessages,
   updateMessage,
 } from './queries.js';
-import { type ParticipantMarks, ReceiptSummary } from './receipts.js';
+import { marksAfterWriting, type ParticipantMarks, ReceiptSummary } from './receipts.js';
 import type { Message, MessagePage, MessagePageQuery, SendMessageBody } from './schemas.js';
 import { type BatchRules, type BatchStats, SendBatcher } from './send-batcher.js';
 import {
@@ -200,15 +200,7 @@ export class MessageService {
           return { message: message!, created: false };
         }
         const { row, marks } = outcome;
-        const after = marks.map((mark) =>
-          mark.userId === row.sender
-            ? {
-                ...mark,
-                receivedSeq: Math.max(mark.receivedSeq, row.seq),
-                readSeq: Math.max(mark.readSeq, row.seq),
-              }
-            : mark,
-        );
+        const after = marksAfterWriting(marks, row.sender, row.seq);
         const summary = new ReceiptSummary(after);
         const message = this.toMessage(row, summary, attached.get(row.id) ?? []);
         const recipients = marks.map((mark) => mark.userId);
