@@ -17,9 +17,6 @@ export interface NewMessage {
   attachmentIds: string[];
 }
 
-/** [user_id, received_seq, read_seq] of a participant. */
-type MarkTuple = [string, number, number];
-
 interface StoredMessageJson {
   id: string;
   seq: number;
@@ -47,11 +44,21 @@ export type SendOutcome =
 
 interface BatchResultJson {
   items: ({ e: SendRefusal } | { d: StoredMessageJson } | { s: number })[];
-  marks: Record<string, MarkTuple[]>;
+  /** Per chat, "user_id received_seq read_seq" triples joined by spaces (migrations/0004). */
+  marks: Record<string, string>;
 }
 
-function toMarks(tuples: MarkTuple[]): ParticipantMarks[] {
-  return tuples.map(([userId, receivedSeq, readSeq]) => ({ userId, receivedSeq, readSeq }));
+function toMarks(triples: string): ParticipantMarks[] {
+  const fields = triples.split(' ');
+  const marks: ParticipantMarks[] = [];
+  for (let at = 0; at + 2 < fields.length; at += 3) {
+    marks.push({
+      userId: fields[at]!,
+      receivedSeq: Number(fields[at + 1]),
+      readSeq: Number(fields[at + 2]),
+    });
+  }
+  return marks;
 }
 
 function storedRow(chatId: string, stored: StoredMessageJson): MessageRow {
@@ -87,7 +94,7 @@ function textArray(values: (string | null)[]): string {
 }
 
 /**
- * Several sends in one statement and one transaction (migrations/0003): locks their chats,
+ * Several sends in one statement and one transaction (migrations/0003, 0004): locks their chats,
  * checks each send as a send on its own would be checked, takes the next seqs in item order
  * and writes. Items must not share an attachment, nor a client_message_id of one sender and
  * chat (the batch fails as a whole if they do). `marks` of an outcome are every
@@ -122,7 +129,7 @@ export async function sendMessages(db: Db, batch: NewMessage[], now: Date): Prom
   const marksOf = (chatId: string): ParticipantMarks[] => {
     let list = current.get(chatId);
     if (!list) {
-      list = toMarks(marks[chatId] ?? []);
+      list = toMarks(marks[chatId] ?? '');
       current.set(chatId, list);
     }
     return list;
