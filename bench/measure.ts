@@ -1,4 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { DiskSyncProbe } from './disk-probe.js';
+import type { LatencySummary } from './histogram.js';
 import { coreTimes, currentLoad, rssBytes } from './procstat.js';
 import type { Target } from './targets.js';
 
@@ -21,6 +23,8 @@ export interface ResourceUsage {
    */
   foreignOnServerCore?: number;
   foreignOnGeneratorCore?: number;
+  /** Latency of an 8 KiB write + fdatasync probed during the window (disk-probe.ts). */
+  diskSync?: LatencySummary;
 }
 
 /** The single CPUs the server and the generator are pinned to, when they are. */
@@ -43,6 +47,7 @@ export class ResourceWindow {
   #sampling: Promise<void> = Promise.resolve();
   #cores = coreTimes();
   #ownCpu = process.cpuUsage();
+  readonly #disk = new DiskSyncProbe();
 
   constructor(private readonly target: Target) {}
 
@@ -58,6 +63,7 @@ export class ResourceWindow {
     this.#cores = coreTimes();
     this.#ownCpu = process.cpuUsage();
     this.#rssMax = rssBytes(this.target.pid) ?? 0;
+    await this.#disk.start();
     this.#timer = setInterval(() => {
       this.#sampling = this.#sample();
     }, 1000);
@@ -77,6 +83,7 @@ export class ResourceWindow {
     clearInterval(this.#timer);
     await this.#sampling;
     await this.#sample();
+    const diskSync = await this.#disk.stop();
     const wallS = (performance.now() - this.#startedAt) / 1000;
     const t = this.target;
     const serverS = t.serverCpu.seconds;
@@ -103,6 +110,7 @@ export class ResourceWindow {
     }
     return {
       ...foreign,
+      ...(diskSync ? { diskSync } : {}),
       wallS: round(wallS, 3),
       serverS: round(serverS, 3),
       dbS: round(t.dbCpu?.seconds ?? 0, 3),

@@ -198,6 +198,7 @@ function stepTable(scenario: ScenarioResult): string[] {
     'RSS max MiB',
     'gen lag p99 ms',
     'other load srv/gen core',
+    'disk sync p99 / max ms',
   );
   lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => ' ---: ').join('|')}|`);
   for (const s of scenario.steps) {
@@ -224,6 +225,9 @@ function stepTable(scenario: ScenarioResult): string[] {
       fmt(s.resources.serverRssMaxBytes / MiB, 1),
       `${fmt(s.generator.loopLagP99Ms, 1)}${s.generator.saturated ? ' ⚠' : ''}`,
       foreignCell(s.resources),
+      s.resources.diskSync
+        ? `${fmt(s.resources.diskSync.p99)} / ${fmt(s.resources.diskSync.max)}`
+        : '–',
     );
     lines.push(`| ${row.join(' | ')} |`);
   }
@@ -488,6 +492,7 @@ export function markdownReport(result: BenchResult, chartFiles: Record<string, s
     '- "gen lag" is the load generator\'s event-loop lag; ⚠ marks a step where the generator itself was saturated or held up, so its latencies are an upper bound.',
     "- \"other load\" is the share of the server's core (and of the generator's) that other processes of the machine took during the step; ⚠ above 20 %: the step measured the machine's contention as much as the service.",
     '- "lost" counts deliveries still missing when the step\'s drain ended; "late" those of them that arrived afterwards (during the next step), which the target verdicts do not count as lost.',
+    "- \"disk sync\" is an 8 KiB write + `fdatasync` timed ten times a second during the step on the machine's disk (see `fsyncProbe` above). Every acknowledged send waits for such a sync of PostgreSQL's WAL, so a step's latency tail cannot be shorter than the disk's.",
     '- "order" counts deliveries whose `seq` did not increase on their socket; "closed" counts subscriber sockets the server closed during the step.',
   );
   return `${lines.join('\n')}\n`;

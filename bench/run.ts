@@ -4,10 +4,19 @@
  * charts (and latest.*). See docs/benchmarks.md.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { RestClient } from './client.js';
+import { DISK_PROBE_DIR } from './disk-probe.js';
 import { setPinnedCores } from './measure.js';
 import { cpusAllowed, currentLoad, machineInfo } from './procstat.js';
 import { loadProfile, type ScenarioName } from './profile.js';
@@ -28,6 +37,8 @@ import { type PinPlan, startRelay, startService, type Target } from './targets.j
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = process.env.BENCH_ROOT ?? process.cwd();
 const resultsDir = path.join(root, 'bench', 'results');
+/** A sync slower than this (ms) at its worst, or a fifth of it at p99, is worth a warning. */
+const SLOW_SYNC_MS = 50;
 
 const SCENARIO_RUNNERS: Record<ScenarioName, (ctx: Context) => Promise<ScenarioResult>> = {
   fanout,
@@ -111,6 +122,47 @@ function updateDocs(result: BenchResult, reportName: string): void {
   writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
 }
 
+/** Where the fsync probe writes, and whether that is the disk PostgreSQL commits to. */
+async function probeDisk(postgresUrl: string): Promise<string> {
+  let same = 'unknown';
+  const client = new pg.Client({ connectionString: postgresUrl });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ data_directory: string }>('show data_directory');
+    same = statSync(rows[0]!.data_directory).dev === statSync(DISK_PROBE_DIR).dev ? 'yes' : 'no';
+  } catch {
+    // a PostgreSQL elsewhere, or a role that may not see its settings
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return `${DISK_PROBE_DIR} (on the disk of PostgreSQL's data directory: ${same})`;
+}
+
+/** Commit latency cannot beat the disk's sync latency: say so when the disk was slow. */
+function warnSlowDisk(scenarios: ScenarioResult[], warn: (line: string) => void): void {
+  let worst: { scenario: string; offered: number; p99: number; max: number } | undefined;
+  for (const scenario of scenarios) {
+    for (const step of scenario.steps) {
+      const sync = step.resources.diskSync;
+      if (sync && (!worst || sync.max > worst.max)) {
+        worst = {
+          scenario: scenario.scenario,
+          offered: step.offered,
+          p99: sync.p99,
+          max: sync.max,
+        };
+      }
+    }
+  }
+  if (worst && (worst.max > SLOW_SYNC_MS || worst.p99 > SLOW_SYNC_MS / 5)) {
+    warn(
+      `the disk was slow to sync: an 8 KiB write + fdatasync took up to ${worst.max} ms ` +
+        `(p99 ${worst.p99} ms) during ${worst.scenario} at ${worst.offered}/s. Every send waits ` +
+        'for such a sync of the WAL before it is acknowledged, so those latencies measured the disk too',
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const profile = loadProfile();
   const started = new Date();
@@ -164,6 +216,9 @@ async function main(): Promise<void> {
     profile.scenarios.includes('idle') ? Math.min(profile.idle.sockets, 100) : 0,
   );
 
+  const fsyncProbe = profile.targets.includes('service')
+    ? await probeDisk(postgresAdminUrl)
+    : 'not run (no service target)';
   for (const kind of profile.targets) {
     const logFile = path.join(resultsDir, `${stamp}-${kind}.log`);
     log(`starting the ${kind}`);
@@ -183,6 +238,7 @@ async function main(): Promise<void> {
             logLevel,
             pins: pinning.plan,
             env: {},
+            nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
             ...(process.env.BENCH_CPU_PROF === '1'
               ? { cpuProfileDir: path.join(root, 'bench', 'results', 'profiles') }
               : {}),
@@ -227,6 +283,7 @@ async function main(): Promise<void> {
     }
   }
 
+  warnSlowDisk(scenarios, warn);
   const finished = new Date();
   const result: BenchResult = {
     version: 1,
@@ -248,6 +305,7 @@ async function main(): Promise<void> {
       REDIS_URL: profile.targets.includes('service') ? redisUrl : '–',
       messageBytes: profile.messageBytes,
       stepSeconds: profile.stepSeconds,
+      fsyncProbe,
     },
     serviceRealtime,
     scenarios,

@@ -143,6 +143,8 @@ export interface ServiceOptions {
   env: Record<string, string>;
   /** Where to write a V8 CPU profile of the server (`--cpu-prof`), if wanted. */
   cpuProfileDir?: string;
+  /** More arguments for the server's `node` (V8 flags under test, `--trace-gc`). */
+  nodeArgs: string[];
 }
 
 export interface ServiceTarget extends Target {
@@ -191,6 +193,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     process.execPath,
     [
       ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+      ...options.nodeArgs,
       path.join(options.root, 'dist', 'server.js'),
     ],
     env,
