@@ -13,6 +13,9 @@ const INTERVAL_MS = 100;
 /** Where the probe writes: the temporary directory, on the machine's disk. */
 export const DISK_PROBE_DIR = tmpdir();
 
+/** Windows may overlap (the idle scenario nests one): each probe has a file of its own. */
+let probes = 0;
+
 /**
  * Times an 8 KiB write plus `fdatasync` ten times a second, one at a time, in the
  * generator's process (the syncs wait in libuv's pool, not on either pinned core's CPU).
@@ -28,7 +31,8 @@ export class DiskSyncProbe {
 
   /** Starts probing; a probe that cannot open its file stays off (the step goes on). */
   async start(): Promise<void> {
-    const file = path.join(DISK_PROBE_DIR, `messenger-bench-fsync-${process.pid}`);
+    probes += 1;
+    const file = path.join(DISK_PROBE_DIR, `messenger-bench-fsync-${process.pid}-${probes}`);
     try {
       this.#file = await open(file, 'w');
     } catch {
