@@ -68,7 +68,7 @@ function positive(env: NodeJS.ProcessEnv, name: string): number | undefined {
 /**
  * The profile named by BENCH_PROFILE, with overrides: BENCH_SCENARIOS (comma list),
  * BENCH_TARGETS (relay,service), BENCH_STEP_SECONDS, BENCH_FANOUT_LADDER and
- * BENCH_PAIRS_LADDER (msgs/s, comma list), BENCH_IDLE_SOCKETS, BENCH_HISTORY_MESSAGES.
+ * BENCH_PAIRS_LADDER (msgs/s, comma list), BENCH_HISTORY_LADDER (req/s), BENCH_IDLE_SOCKETS, BENCH_HISTORY_MESSAGES.
  */
 export function loadProfile(env: NodeJS.ProcessEnv = process.env): Profile {
   const name = env.BENCH_PROFILE ?? 'quick';
@@ -97,6 +97,7 @@ export function loadProfile(env: NodeJS.ProcessEnv = process.env): Profile {
       .filter((x) => x > 0);
   base.fanout.ladder = ladder(env.BENCH_FANOUT_LADDER) ?? base.fanout.ladder;
   base.pairs.ladder = ladder(env.BENCH_PAIRS_LADDER) ?? base.pairs.ladder;
+  base.history.ladder = ladder(env.BENCH_HISTORY_LADDER) ?? base.history.ladder;
   base.idle.sockets = positive(env, 'BENCH_IDLE_SOCKETS') ?? base.idle.sockets;
   base.history.messages = positive(env, 'BENCH_HISTORY_MESSAGES') ?? base.history.messages;
   if (base.history.deepBeforeSeq > base.history.messages) {

@@ -297,7 +297,9 @@ async function main(): Promise<void> {
     git: {
       commit: git(['rev-parse', 'HEAD']),
       branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
-      dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+      // The results of earlier runs (latest.*) are rewritten by every run: not a change of code.
+      dirty:
+        git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results']) !== '',
     },
     pinning: { ...pins, 'database backends': pins.service ?? '–' },
     settings: {
