@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectRows } from '../src/db/database.js';
 import { newId } from '../src/db/ids.js';
 import { type NewMessage, type SendOutcome, sendMessages } from '../src/messages/queries.js';
 import type { Message } from '../src/messages/schemas.js';
@@ -8,7 +10,7 @@ import { testBackend } from './helpers/database.js';
 import { createChat, sendMessage, signUp, type TestUser } from './helpers/factories.js';
 import { uploadFile } from './helpers/multipart.js';
 
-// Sends go to the database in batches (migrations/0003, decision 0006). These tests hand
+// Sends go to the database in batches (migrations/0003 and 0004, decision 0006). These tests hand
 // batches to the statement directly, so that each check meets the others in one batch, and
 // then load the HTTP path hard enough that its requests share batches.
 
@@ -246,6 +248,36 @@ describe(`send batches (${testBackend()})`, () => {
     const items = metricsAfter.items - metricsBefore.items;
     expect(items).toBe(60);
     expect(batches).toBeLessThan(items);
+  });
+
+  it("still answers the previous release's send function, for its nodes during a rolling upgrade", async () => {
+    const chat = await createChat(t.app, alice, [bob]);
+    const first = await sendMessage(t.app, alice, chat.chat_id, { content: 'new node' });
+    const id = newId();
+    // Exactly the call of the release before migration 0004.
+    const [answer] = await selectRows<{ result: { items: { s?: number }[]; marks: unknown } }>(
+      t.db.database.db,
+      sql`select messenger_send_messages(
+        ${`{${chat.chat_id}}`}::uuid[], ${`{${bob.user.user_id}}`}::uuid[], ${`{${id}}`}::uuid[],
+        '{"old node"}'::text[], '{NULL}'::uuid[], '{NULL}'::text[], '{}'::uuid[], '{}'::integer[],
+        ${new Date().toISOString()}) as result`,
+    );
+    expect(answer!.result.items).toEqual([{ s: first.seq + 1 }]);
+    // Its marks in the shape that release reads: [user_id, received_seq, read_seq] per participant.
+    expect(answer!.result.marks).toEqual({
+      [chat.chat_id]: expect.arrayContaining([
+        [alice.user.user_id, first.seq, first.seq],
+        [bob.user.user_id, 0, 0],
+      ]),
+    });
+    const after = await sendMessage(t.app, alice, chat.chat_id, { content: 'new node again' });
+    expect(after.seq).toBe(first.seq + 2);
+    const stored = await history(alice, chat.chat_id);
+    expect(stored.map((message) => [message.content, message.sender])).toEqual([
+      ['new node', alice.user.user_id],
+      ['old node', bob.user.user_id],
+      ['new node again', alice.user.user_id],
+    ]);
   });
 });
 

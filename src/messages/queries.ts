@@ -112,7 +112,7 @@ export async function sendMessages(db: Db, batch: NewMessage[], now: Date): Prom
   });
   const [answer] = await selectRows<{ result: BatchResultJson }>(
     db,
-    sql`select messenger_send_messages(
+    sql`select messenger_send_batch(
       ${uuidArray(batch.map((message) => message.chatId))}::uuid[],
       ${uuidArray(batch.map((message) => message.sender))}::uuid[],
       ${uuidArray(batch.map((message) => message.id))}::uuid[],
