@@ -1,9 +1,14 @@
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { AttachmentRow } from '../attachments/present.js';
-import type { Db } from '../db/database.js';
+import { type Db, selectRows } from '../db/database.js';
 import { attachments, chatParticipants, messages } from '../db/schema.js';
 import type { MessageRow, PagePosition } from './queries.js';
 import type { ParticipantMarks } from './receipts.js';
+
+/** What messenger_history_page answers (migrations/0005). */
+export type EncodedPageAnswer =
+  | { outcome: 'not_member' | 'bad_cursor' | 'attachments' }
+  | { outcome: 'ok'; page: string };
 
 /**
  * The reads of a history page as prepared statements: Drizzle builds each SQL text once and
@@ -19,7 +24,7 @@ export class HistoryReads {
   readonly #after;
   readonly #attachments;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     const chatId = sql.placeholder('chatId');
     const limit = sql.placeholder('limit');
     const seq = sql.placeholder('seq');
@@ -65,6 +70,26 @@ export class HistoryReads {
       .where(sql`${attachments.messageId} = any(${sql.placeholder('ids')}::uuid[])`)
       .orderBy(asc(attachments.id))
       .prepare('history_attachments');
+  }
+
+  /**
+   * The page as its answer's JSON text, or why PostgreSQL did not encode it (decision 0007).
+   * Not prepared: the statement is only a function call, whose own plans PostgreSQL keeps.
+   */
+  async encodedPage(
+    chatId: string,
+    userId: string,
+    cursor: { anchor: string | null; after: boolean; limit: number },
+  ): Promise<EncodedPageAnswer> {
+    const [row] = await selectRows<{ outcome: EncodedPageAnswer['outcome']; page: string | null }>(
+      this.db,
+      sql`select outcome, page from messenger_history_page(
+        ${chatId}::uuid, ${userId}::uuid, ${cursor.anchor}::uuid, ${cursor.after}, ${cursor.limit})`,
+    );
+    if (row?.outcome === 'ok' && row.page !== null) return { outcome: 'ok', page: row.page };
+    if (row === undefined || row.outcome === 'ok')
+      throw new Error('messenger_history_page gave no page');
+    return { outcome: row.outcome };
   }
 
   async participants(chatId: string): Promise<ParticipantMarks[]> {

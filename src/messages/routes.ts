@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ChatParams } from '../chats/schemas.js';
+import { sendEncodedJson } from '../http/encoded-json.js';
 import { errorResponses } from '../http/schemas.js';
 import type { RequestLimits } from '../rate-limit/limits.js';
 import {
@@ -59,7 +60,15 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: MessagePage, ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => messages.list(request.userId, request.params.chat_id, request.query),
+    async (request, reply) => {
+      const answer = await messages.listEncoded(
+        request.userId,
+        request.params.chat_id,
+        request.query,
+      );
+      if ('encoded' in answer) return sendEncodedJson(reply, answer.encoded);
+      return answer.page;
+    },
   );
 
   app.get(

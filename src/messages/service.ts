@@ -64,6 +64,16 @@ function sendRefusal(reason: SendRefusal): Error {
   }
 }
 
+function assertOneCursor(query: MessagePageQuery): void {
+  if (query.before !== undefined && query.after !== undefined) {
+    throw new BadRequestError('Use either before or after, not both', 'bad_query');
+  }
+}
+
+function badCursor(): Error {
+  return new BadRequestError('The cursor is not a message of this chat', 'bad_cursor');
+}
+
 /** A send as its batch answers it: the result, and when its status events are out. */
 interface BatchedSend {
   result: SendResult | Error;
@@ -228,10 +238,37 @@ export class MessageService {
     }));
   }
 
-  async list(userId: string, chatId: string, query: MessagePageQuery): Promise<MessagePage> {
-    if (query.before !== undefined && query.after !== undefined) {
-      throw new BadRequestError('Use either before or after, not both', 'bad_query');
+  /**
+   * The page as the JSON text of the answer, encoded by PostgreSQL in one call (migration
+   * 0005), or, when a message of the page has attachments (whose links this node signs), as
+   * `list` builds it. Both give the same page (test/history-pages.test.ts).
+   */
+  async listEncoded(
+    userId: string,
+    chatId: string,
+    query: MessagePageQuery,
+  ): Promise<{ encoded: string } | { page: MessagePage }> {
+    assertOneCursor(query);
+    const anchor = query.before ?? query.after;
+    const answer = await this.#history.encodedPage(chatId, userId, {
+      anchor: anchor ?? null,
+      after: query.after !== undefined,
+      limit: query.limit,
+    });
+    switch (answer.outcome) {
+      case 'not_member':
+        throw new NotFoundError('Chat');
+      case 'bad_cursor':
+        throw badCursor();
+      case 'attachments':
+        return { page: await this.list(userId, chatId, query) };
+      case 'ok':
+        return { encoded: answer.page };
     }
+  }
+
+  async list(userId: string, chatId: string, query: MessagePageQuery): Promise<MessagePage> {
+    assertOneCursor(query);
     // A chat with participants exists (foreign key); a deleted chat stays readable. An
     // outsider gets the same 404 as for a chat that does not exist.
     const marks = await this.#history.participants(chatId);
@@ -258,9 +295,7 @@ export class MessageService {
     const anchorId = query.before ?? query.after;
     if (anchorId === undefined) return { newest: true };
     const anchor = await this.#history.anchor(anchorId);
-    if (!anchor || anchor.chatId !== chatId) {
-      throw new BadRequestError('The cursor is not a message of this chat', 'bad_cursor');
-    }
+    if (!anchor || anchor.chatId !== chatId) throw badCursor();
     return query.before !== undefined ? { before: anchor.seq } : { after: anchor.seq };
   }
 
