@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,9 +13,6 @@ const INTERVAL_MS = 100;
 
 /** Where the probe writes: the temporary directory, on the machine's disk. */
 export const DISK_PROBE_DIR = tmpdir();
-
-/** Windows may overlap (the idle scenario nests one): each probe has a file of its own. */
-let probes = 0;
 
 /**
  * Times an 8 KiB write plus `fdatasync` ten times a second, one at a time, in the
@@ -31,8 +29,8 @@ export class DiskSyncProbe {
 
   /** Starts probing; a probe that cannot open its file stays off (the step goes on). */
   async start(): Promise<void> {
-    probes += 1;
-    const file = path.join(DISK_PROBE_DIR, `messenger-bench-fsync-${process.pid}-${probes}`);
+    // Windows may overlap (the idle scenario nests one): each probe has a file of its own.
+    const file = path.join(DISK_PROBE_DIR, `messenger-bench-fsync-${randomUUID()}`);
     try {
       this.#file = await open(file, 'w');
     } catch {

@@ -86,10 +86,10 @@ export class HistoryReads {
       sql`select outcome, page from messenger_history_page(
         ${chatId}::uuid, ${userId}::uuid, ${cursor.anchor}::uuid, ${cursor.after}, ${cursor.limit})`,
     );
-    if (row?.outcome === 'ok' && row.page !== null) return { outcome: 'ok', page: row.page };
-    if (row === undefined || row.outcome === 'ok')
-      throw new Error('messenger_history_page gave no page');
-    return { outcome: row.outcome };
+    if (!row) throw new Error('messenger_history_page gave no answer');
+    if (row.outcome !== 'ok') return { outcome: row.outcome };
+    // The function answers 'ok' only with a page (json_build_object is never NULL).
+    return { outcome: 'ok', page: row.page as string };
   }
 
   async participants(chatId: string): Promise<ParticipantMarks[]> {

@@ -249,9 +249,8 @@ export class MessageService {
     query: MessagePageQuery,
   ): Promise<{ encoded: string } | { page: MessagePage }> {
     assertOneCursor(query);
-    const anchor = query.before ?? query.after;
     const answer = await this.#history.encodedPage(chatId, userId, {
-      anchor: anchor ?? null,
+      anchor: query.before ?? query.after ?? null,
       after: query.after !== undefined,
       limit: query.limit,
     });
