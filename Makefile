@@ -13,7 +13,7 @@ build:
 	$(NPM) run build
 
 run: build ## Run the server in the foreground on the embedded defaults
-	node dist/server.js
+	bin/messenger-server
 
 dev: ## Install everything a developer needs (dependencies, dev tools, git hook)
 	$(NPM) install --no-audit --no-fund

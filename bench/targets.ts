@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -154,7 +154,7 @@ export interface ServiceTarget extends Target {
   admin: pg.Client;
 }
 
-/** Creates a fresh database, starts `node dist/server.js` on it pinned, and waits for /readyz. */
+/** Creates a fresh database, starts `bin/messenger-server` on it pinned, and waits for /readyz. */
 export async function startService(options: ServiceOptions): Promise<ServiceTarget> {
   const stamp = new Date()
     .toISOString()
@@ -189,17 +189,17 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     // Redis is shared with whatever else runs here: keep our events on channels of our own.
     env.REDIS_CHANNEL_PREFIX ??= database;
   }
-  const child = spawnPinned(
-    process.execPath,
-    [
-      ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
-      ...options.nodeArgs,
-      path.join(options.root, 'dist', 'server.js'),
-    ],
-    env,
-    options.pins.serverCpus,
-    options.logFile,
-  );
+  const nodeArgs = [
+    ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+    ...options.nodeArgs,
+  ];
+  // Started as `make run` starts it, by the launcher (which picks V8 flags for the CPUs it
+  // is pinned to); builds from before the launcher (BENCH_SERVER_ROOT) by node directly.
+  const launcher = path.join(options.root, 'bin', 'messenger-server');
+  const [command, args] = existsSync(launcher)
+    ? [launcher, nodeArgs]
+    : [process.execPath, [...nodeArgs, path.join(options.root, 'dist', 'server.js')]];
+  const child = spawnPinned(command, args, env, options.pins.serverCpus, options.logFile);
   const cleanup = async () => {
     await stopChild(child);
     await admin.end().catch(() => undefined);
