@@ -9,11 +9,11 @@ const run = promisify(execFile);
  * The node options bin/messenger-server starts node with, read back by node itself: with
  * `-p`, node prints the expression and does not run dist/server.js (its next argument).
  */
-async function launchedOptions(pinTo?: string): Promise<string[]> {
+async function launchedOptions(pinTo?: string, env = process.env): Promise<string[]> {
   const launch = ['bin/messenger-server', '-p', 'JSON.stringify(process.execArgv)'];
   const [command, args] =
     pinTo === undefined ? [launch[0]!, launch.slice(1)] : ['taskset', ['-c', pinTo, ...launch]];
-  const { stdout } = await run(command, args);
+  const { stdout } = await run(command, args, { env });
   return JSON.parse(stdout) as string[];
 }
 
@@ -26,5 +26,10 @@ describe('bin/messenger-server', () => {
     const options = await launchedOptions();
     expect(options.includes('--single-threaded-gc')).toBe(availableParallelism() === 1);
     expect(options.slice(-2)).toEqual(['-p', expect.any(String)]);
+  });
+
+  it('counts CPUs, not what OpenMP variables say (nproc would obey them)', async () => {
+    const env = { ...process.env, OMP_NUM_THREADS: '1', OMP_THREAD_LIMIT: '1' };
+    expect(await launchedOptions(undefined, env)).toEqual(await launchedOptions());
   });
 });
