@@ -87,17 +87,23 @@ describe('a long chat', () => {
     await expect.poll(() => inView(newest)).toBe(true);
     await eventually(() => item.getAttribute('data-unread')).toBe('0');
 
-    // Scrolling up with the wheel brings the older pages, keeping the reader's place.
+    // Scrolling up with the wheel brings the older pages, keeping the reader's place, also
+    // when the reader scrolls on while a page loads: older pages answer slowly here.
+    const olderPages = /\/messages\?.*before=/;
+    await page.route(olderPages, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await route.continue();
+    });
     const list = byTestId(page, 'message-list');
     await list.hover();
     const loaded: number[] = [];
-    for (let step = 0; step < 60; step += 1) {
+    for (let step = 0; step < 200; step += 1) {
       const top = await byTestId(page, 'history-top').textContent();
       if (top?.includes('Beginning of the conversation')) break;
       const oldest = messages(page).first();
       const oldestId = await oldest.getAttribute('data-message-id');
-      await page.mouse.wheel(0, -700);
-      await page.waitForTimeout(150);
+      await page.mouse.wheel(0, -150);
+      await page.waitForTimeout(100);
       const count = await messages(page).count();
       if (count !== (loaded.at(-1) ?? 50)) {
         loaded.push(count);
@@ -108,6 +114,7 @@ describe('a long chat', () => {
     }
     expect(loaded).toEqual([100, TOTAL]);
     await byTestId(page, 'history-top').getByText('Beginning of the conversation').waitFor();
+    await page.unroute(olderPages);
 
     const shown = await shownMessages(page);
     expect(shown.map((m) => m.text)).toEqual(Array.from({ length: TOTAL }, (_, i) => label(i + 1)));

@@ -35,7 +35,9 @@ export function MessageList({
   const content = useRef<HTMLOListElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const anchor = useRef<{ height: number; top: number } | null>(null);
+  const olderRequested = useRef(false);
+  /** The scroller's content height as the last render left it. */
+  const renderedHeight = useRef(0);
   const visible = useRef(new Set<string>());
   const observed = useRef(new Set<Element>());
   const readObserver = useRef<IntersectionObserver | null>(null);
@@ -65,7 +67,7 @@ export function MessageList({
     const el = scroller.current;
     const h = latest.current.history;
     if (!el || !h.loaded || !h.hasMore || h.loadingOlder) return;
-    anchor.current = { height: el.scrollHeight, top: el.scrollTop };
+    olderRequested.current = true;
     void store.loadOlder(chatId).then(recheckTop);
   };
 
@@ -149,19 +151,26 @@ export function MessageList({
   const lastId = messages.at(-1)?.message_id;
   const lastOwn = messages.at(-1)?.sender === me;
 
-  // Older page prepended: keep the same messages under the reader's eyes.
+  // Older page prepended: keep the same messages under the reader's eyes, by moving down as
+  // far as the page pushed them. From where the reader is now, not from where they were
+  // when the page was asked for: they may have scrolled on while it loaded. (The browser's
+  // own scroll anchoring is off, .message-scroller, or both would move.)
   useLayoutEffect(() => {
     const el = scroller.current;
-    const saved = anchor.current;
-    if (!el || !saved) return;
-    anchor.current = null;
-    el.scrollTop = el.scrollHeight - saved.height + saved.top;
+    if (!el || !olderRequested.current) return;
+    olderRequested.current = false;
+    el.scrollTop += el.scrollHeight - renderedHeight.current;
   }, [firstId]);
 
   // New messages at the end: follow them if the reader was at the bottom or just sent one.
   useLayoutEffect(() => {
     if (atBottom.current || lastOwn) scrollToBottom();
   }, [lastId, pending.length, history.loaded]);
+
+  // After the effects above: the height the next render's older page is added to.
+  useLayoutEffect(() => {
+    if (scroller.current) renderedHeight.current = scroller.current.scrollHeight;
+  });
 
   const onScroll = () => {
     const el = scroller.current;
