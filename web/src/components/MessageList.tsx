@@ -36,8 +36,8 @@ export function MessageList({
   const sentinel = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
   const olderRequested = useRef(false);
-  /** The scroller's content height as the last render left it. */
-  const renderedHeight = useRef(0);
+  /** The first message on the list and how far below the scroller's top it was, last seen. */
+  const firstShown = useRef<{ id: string; offset: number } | null>(null);
   const visible = useRef(new Set<string>());
   const observed = useRef(new Set<Element>());
   const readObserver = useRef<IntersectionObserver | null>(null);
@@ -45,6 +45,16 @@ export function MessageList({
   const latest = useRef({ messages, history });
   latest.current = { messages, history };
   const me = store.me;
+
+  const offsetOf = (el: HTMLElement, root: HTMLElement) =>
+    el.getBoundingClientRect().top - root.getBoundingClientRect().top;
+
+  const recordFirstShown = () => {
+    const root = scroller.current;
+    const first = content.current?.querySelector<HTMLElement>('[data-message-id]');
+    const id = first?.dataset.messageId;
+    firstShown.current = root && first && id ? { id, offset: offsetOf(first, root) } : null;
+  };
 
   const scrollToBottom = () => {
     const el = scroller.current;
@@ -151,15 +161,17 @@ export function MessageList({
   const lastId = messages.at(-1)?.message_id;
   const lastOwn = messages.at(-1)?.sender === me;
 
-  // Older page prepended: keep the same messages under the reader's eyes, by moving down as
-  // far as the page pushed them. From where the reader is now, not from where they were
-  // when the page was asked for: they may have scrolled on while it loaded. (The browser's
-  // own scroll anchoring is off, .message-scroller, or both would move.)
+  // Older page prepended: keep the same messages under the reader's eyes. The message that
+  // was first goes back to where the reader last saw it, which is not where it was when the
+  // page was asked for: they may have scrolled on while it loaded. Measured, not computed
+  // from heights, so it holds whether or not the browser's own scroll anchoring moved it.
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (!el || !olderRequested.current) return;
+    const seen = firstShown.current;
+    if (!el || !olderRequested.current || !seen) return;
     olderRequested.current = false;
-    el.scrollTop += el.scrollHeight - renderedHeight.current;
+    const same = el.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(seen.id)}"]`);
+    if (same) el.scrollTop += offsetOf(same, el) - seen.offset;
   }, [firstId]);
 
   // New messages at the end: follow them if the reader was at the bottom or just sent one.
@@ -167,15 +179,14 @@ export function MessageList({
     if (atBottom.current || lastOwn) scrollToBottom();
   }, [lastId, pending.length, history.loaded]);
 
-  // After the effects above: the height the next render's older page is added to.
-  useLayoutEffect(() => {
-    if (scroller.current) renderedHeight.current = scroller.current.scrollHeight;
-  });
+  // After the effects above, and at every scroll: where the reader sees the first message.
+  useLayoutEffect(recordFirstShown);
 
   const onScroll = () => {
     const el = scroller.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+    recordFirstShown();
   };
 
   const jumpTo = (messageId: string) => {
