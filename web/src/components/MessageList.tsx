@@ -49,7 +49,12 @@ export function MessageList({
   const offsetOf = (el: HTMLElement, root: HTMLElement) =>
     el.getBoundingClientRect().top - root.getBoundingClientRect().top;
 
+  const messageElement = (messageId: string) =>
+    scroller.current?.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(messageId)}"]`);
+
+  /** Only while an older page is on its way: nothing reads it otherwise. */
   const recordFirstShown = () => {
+    if (!olderRequested.current) return;
     const root = scroller.current;
     const first = content.current?.querySelector<HTMLElement>('[data-message-id]');
     const id = first?.dataset.messageId;
@@ -78,6 +83,7 @@ export function MessageList({
     const h = latest.current.history;
     if (!el || !h.loaded || !h.hasMore || h.loadingOlder) return;
     olderRequested.current = true;
+    recordFirstShown();
     void store.loadOlder(chatId).then(recheckTop);
   };
 
@@ -170,7 +176,7 @@ export function MessageList({
     const seen = firstShown.current;
     if (!el || !olderRequested.current || !seen) return;
     olderRequested.current = false;
-    const same = el.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(seen.id)}"]`);
+    const same = messageElement(seen.id);
     if (same) el.scrollTop += offsetOf(same, el) - seen.offset;
   }, [firstId]);
 
@@ -179,7 +185,8 @@ export function MessageList({
     if (atBottom.current || lastOwn) scrollToBottom();
   }, [lastId, pending.length, history.loaded]);
 
-  // After the effects above, and at every scroll: where the reader sees the first message.
+  // After the effects above, and at every scroll while an older page loads: where the reader
+  // sees the first message.
   useLayoutEffect(recordFirstShown);
 
   const onScroll = () => {
@@ -190,9 +197,7 @@ export function MessageList({
   };
 
   const jumpTo = (messageId: string) => {
-    const el = scroller.current?.querySelector<HTMLElement>(
-      `[data-message-id="${CSS.escape(messageId)}"]`,
-    );
+    const el = messageElement(messageId);
     if (!el) return;
     el.scrollIntoView({ block: 'center', behavior: 'smooth' });
     el.classList.add('flash');
