@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { nowUs } from '../bench/client.js';
 import { LatencyHistogram } from '../bench/histogram.js';
+import { openLoop } from '../bench/open-loop.js';
 import { loadProfile } from '../bench/profile.js';
 import { charts, evaluateTargets, markdownReport } from '../bench/report.js';
 import type { BenchResult, StepResult } from '../bench/results.js';
@@ -30,6 +32,25 @@ describe('bench: latency histogram', () => {
     expect(h.summary().max).toBeGreaterThan(3_000_000);
     h.destroy();
   });
+});
+
+describe('bench: open-model loop', () => {
+  // 100/s takes the precise path (sleep, then setImmediate), 1,000/s the timer alone.
+  it.each([100, 1_000])(
+    'runs every operation of %i/s once, in order, never before its time',
+    async (rate) => {
+      const calls: { i: number; intendedUs: number; atUs: number }[] = [];
+      const loop = await openLoop(rate, 200, (i, intendedUs) => {
+        calls.push({ i, intendedUs, atUs: nowUs() });
+      });
+      expect(loop.count).toBe(rate / 5);
+      expect(calls.map((call) => call.i)).toEqual([...Array(rate / 5).keys()]);
+      for (const call of calls) {
+        expect(call.intendedUs).toBe(Math.round(loop.startUs + (call.i * 1e6) / rate));
+        expect(call.atUs).toBeGreaterThanOrEqual(call.intendedUs - 1);
+      }
+    },
+  );
 });
 
 describe('bench: delivery tracking', () => {
