@@ -7,7 +7,10 @@ export interface Profile {
   stepSeconds: number;
   /** Seconds a step waits after its last send for outstanding deliveries. */
   drainSeconds: number;
-  /** Seconds of unrecorded load before a scenario's first step (JIT, pools, caches). */
+  /**
+   * Seconds of unrecorded load before a scenario's first step (JIT, pools, caches); at
+   * least WARMUP_OPERATIONS operations (see warmupSecondsAt).
+   */
   warmupSeconds: number;
   messageBytes: number;
   fanout: { members: number; senders: number; ladder: number[] };
@@ -20,6 +23,18 @@ export interface Profile {
 // RSS it adds per socket is not hidden in memory freed by earlier scenarios.
 export const SCENARIOS = ['idle', 'fanout', 'pairs', 'history'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/**
+ * The fewest operations of a warm-up. At 100 requests a second, 3 s of warm-up left the
+ * first step of history measurably slower than the next ones, for the relay as for the
+ * service: V8 had not yet optimized the request path.
+ */
+export const WARMUP_OPERATIONS = 1_000;
+
+/** How long to warm up at `rate` operations a second. */
+export function warmupSecondsAt(profile: Profile, rate: number): number {
+  return Math.max(profile.warmupSeconds, WARMUP_OPERATIONS / rate);
+}
 
 const QUICK: Profile = {
   name: 'quick',

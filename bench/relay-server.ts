@@ -7,12 +7,17 @@
  * a subscriber may also send `{"type":"send","chat_id","content"}` over its socket: the
  * classic room relay, with no HTTP on the send path.
  *
- * Everything lives in memory and is gone when the process exits. Env: PORT (default 8100),
- * HOST (default 127.0.0.1).
+ * Everything lives in memory and is gone when the process exits, but for the history
+ * baseline: with DATABASE_URL, `GET /chats/{id}/messages?limit=&before=` answers a page
+ * from the relay's own table `relay_messages` (which the harness seeds) with one prepared
+ * statement that PostgreSQL encodes, the bare floor of a Node + PostgreSQL history page: no
+ * framework, no membership in the database, no statuses. Env: PORT (default 8100), HOST
+ * (default 127.0.0.1), DATABASE_URL.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import pg from 'pg';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 interface Room {
@@ -26,6 +31,39 @@ const ids = new Set<string>();
 const rooms = new Map<string, Room>();
 const memberships = new Map<string, Set<Room>>(); // user_id -> rooms
 const connections = new Map<string, Set<WebSocket>>(); // user_id -> open sockets
+
+const databaseUrl = process.env.DATABASE_URL;
+const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 4 }) : undefined;
+
+// The same JSON text per message as the service's page (decision 0007), minus what the relay
+// does not keep (replies, attachments, statuses, edits).
+const PAGE_ITEMS = `coalesce(json_agg(json_build_object(
+    'message_id', m.id, 'chat_id', m.chat_id, 'sender', m.sender, 'reply_to', null,
+    'content', m.content, 'attachments', '[]'::json, 'status', 'sent',
+    'created', to_char(m.created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'updated', null, 'deleted', false, 'seq', m.seq) ORDER BY m.seq), '[]')::text AS items`;
+const NEWEST_PAGE = `SELECT ${PAGE_ITEMS} FROM (
+  SELECT * FROM relay_messages WHERE chat_id = $1 ORDER BY seq DESC LIMIT $2) m`;
+const PAGE_BEFORE = `SELECT ${PAGE_ITEMS} FROM (
+  SELECT * FROM relay_messages WHERE chat_id = $1
+    AND seq < (SELECT seq FROM relay_messages WHERE id = $3) ORDER BY seq DESC LIMIT $2) m`;
+
+async function createHistoryTable(db: pg.Pool): Promise<void> {
+  await db.query(`CREATE TABLE IF NOT EXISTS relay_messages (
+    chat_id uuid NOT NULL, seq bigint NOT NULL, id uuid NOT NULL UNIQUE, sender uuid NOT NULL,
+    content text NOT NULL, created timestamptz NOT NULL, PRIMARY KEY (chat_id, seq))`);
+}
+
+async function historyPage(db: pg.Pool, chatId: string, url: URL): Promise<string> {
+  const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 50) || 50, 1), 100);
+  const before = url.searchParams.get('before');
+  const { rows } = await db.query<{ items: string }>(
+    before === null
+      ? { name: 'newest_page', text: NEWEST_PAGE, values: [chatId, limit] }
+      : { name: 'page_before', text: PAGE_BEFORE, values: [chatId, limit, before] },
+  );
+  return `{"items":${rows[0]?.items ?? '[]'}}`;
+}
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 65_536 });
 
@@ -101,6 +139,20 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
   if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) {
     return json(res, 200, { status: 'ok' });
   }
+  const messages = /^\/chats\/([^/]+)\/messages$/.exec(path);
+  if (req.method === 'GET' && messages && pool) {
+    const caller = bearer(req, url);
+    if (!caller) return error(res, 401, 'unauthorized');
+    const room = rooms.get(messages[1] ?? '');
+    if (!room?.members.includes(caller)) return error(res, 404, 'not_found');
+    const page = await historyPage(pool, room.id, url);
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(page),
+    });
+    res.end(page);
+    return;
+  }
   if (req.method !== 'POST') return error(res, 404, 'not_found');
   const body = await readBody(req);
   if (path === '/users') {
@@ -130,9 +182,8 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
     for (const member of members) memberships.get(member)?.add(room);
     return json(res, 201, { chat_id: room.id, participants: members, last_seq: 0 });
   }
-  const send = /^\/chats\/([^/]+)\/messages$/.exec(path);
-  if (send) {
-    const room = rooms.get(send[1] ?? '');
+  if (messages) {
+    const room = rooms.get(messages[1] ?? '');
     if (!room?.members.includes(caller)) return error(res, 404, 'not_found');
     return json(res, 201, publish(room, caller, String(body.content ?? '')));
   }
@@ -183,13 +234,16 @@ server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =
 
 const port = Number(process.env.PORT ?? 8100);
 const host = process.env.HOST ?? '127.0.0.1';
+if (pool) await createHistoryTable(pool);
 server.listen(port, host, () => {
   process.stdout.write(`relay listening on http://${host}:${port}\n`);
 });
 
 const stop = () => {
   for (const client of wss.clients) client.terminate();
-  server.close(() => process.exit(0));
+  server.close(() => {
+    void (pool?.end() ?? Promise.resolve()).finally(() => process.exit(0));
+  });
   setTimeout(() => process.exit(0), 2_000).unref();
 };
 process.on('SIGTERM', stop);

@@ -2,6 +2,7 @@ import type { LatencySummary } from './histogram.js';
 import type { ResourceUsage } from './measure.js';
 import type {
   BenchResult,
+  IdleResult,
   ScenarioResult,
   StepResult,
   TargetCheck,
@@ -49,53 +50,68 @@ function closest(steps: StepResult[], unit: 'msgs' | 'deliveries'): string {
   return `lowest p99 ${stepP99(best)} ms at ${best.offered} msgs/s offered, ${rate} ${unit}/s achieved`;
 }
 
-/** The issue's targets, judged on the service's measurements. */
+/** The fanout step with the most deliveries among those with p99 ≤ 100 ms and no loss. */
+function bestFanoutStep(fan: ScenarioResult): StepResult | undefined {
+  const good = fan.steps.filter((s) => (s.latency?.p99 ?? Infinity) <= 100 && lossless(s));
+  return good.sort((a, b) => b.achievedDeliveries - a.achievedDeliveries)[0];
+}
+
+/** The pairs step with the most messages among those with p99 ≤ 100 ms, no errors, no loss. */
+function bestPairsStep(pairs: ScenarioResult): StepResult | undefined {
+  const good = pairs.steps.filter((s) => stepP99(s) <= 100 && s.sendErrors === 0 && lossless(s));
+  return good.sort((a, b) => b.achievedMsgs - a.achievedMsgs)[0];
+}
+
+/** The issue's targets, judged on the service's measurements, beside the relay's. */
 export function evaluateTargets(result: BenchResult): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const fan = find(result, 'fanout', 'service');
   const na = (s: ScenarioResult | undefined) =>
     s === undefined
       ? 'not run'
       : s.status === 'ok'
         ? 'no such step'
         : `${s.status}: ${s.reason ?? ''}`;
+  // The same figure for the bare relay of this run, or why there is none.
+  const baseline = (s: ScenarioResult | undefined, figure: () => string | undefined) =>
+    (ran(s) ? figure() : undefined) ?? na(s);
 
-  const at200 = ran(fan) ? fan.steps.find((s) => s.offered === 200) : undefined;
-  checks.push(
-    at200
-      ? {
-          target: 'fanout at 200 msgs/s',
-          goal: 'p99 ≤ 15 ms, zero loss',
-          measured: `p99 ${at200.latency?.p99} ms, lost ${at200.counts?.lost} (late ${at200.counts?.late}), dup ${at200.counts?.duplicated}`,
-          verdict: (at200.latency?.p99 ?? Infinity) <= 15 && lossless(at200) ? 'met' : 'missed',
-        }
-      : {
-          target: 'fanout at 200 msgs/s',
-          goal: 'p99 ≤ 15 ms, zero loss',
-          measured: na(fan),
-          verdict: 'n/a',
-        },
-  );
+  const fan = find(result, 'fanout', 'service');
+  const relayFan = find(result, 'fanout', 'relay');
+  const stepAt200 = (s: ScenarioResult | undefined) =>
+    ran(s) ? s.steps.find((step) => step.offered === 200) : undefined;
+  const at200 = stepAt200(fan);
+  const relayAt200 = stepAt200(relayFan);
+  const deliveryFigure = (step: StepResult) =>
+    `p99 ${step.latency?.p99} ms, lost ${step.counts?.lost} (late ${step.counts?.late}), dup ${step.counts?.duplicated}`;
+  checks.push({
+    target: 'fanout at 200 msgs/s',
+    goal: 'p99 ≤ 15 ms, zero loss',
+    measured: at200 ? deliveryFigure(at200) : na(fan),
+    relay: baseline(relayFan, () => relayAt200 && deliveryFigure(relayAt200)),
+    verdict: at200
+      ? (at200.latency?.p99 ?? Infinity) <= 15 && lossless(at200)
+        ? 'met'
+        : 'missed'
+      : 'n/a',
+  });
 
-  if (ran(fan)) {
-    const good = fan.steps.filter((s) => (s.latency?.p99 ?? Infinity) <= 100 && lossless(s));
-    const best = good.sort((a, b) => b.achievedDeliveries - a.achievedDeliveries)[0];
-    checks.push({
-      target: 'highest fanout step with p99 ≤ 100 ms',
-      goal: '≥ 40,000 deliveries/s',
-      measured: best
-        ? `${best.offered} msgs/s: ${best.achievedDeliveries} deliveries/s, p99 ${best.latency?.p99} ms`
-        : `no step had p99 ≤ 100 ms without loss (${closest(fan.steps, 'deliveries')})`,
-      verdict: best && best.achievedDeliveries >= 40_000 ? 'met' : 'missed',
-    });
-  } else {
-    checks.push({
-      target: 'highest fanout step with p99 ≤ 100 ms',
-      goal: '≥ 40,000 deliveries/s',
-      measured: na(fan),
-      verdict: 'n/a',
-    });
-  }
+  const bestFigure = (step: StepResult) =>
+    `${step.offered} msgs/s: ${step.achievedDeliveries} deliveries/s, p99 ${step.latency?.p99} ms`;
+  const best = ran(fan) ? bestFanoutStep(fan) : undefined;
+  checks.push({
+    target: 'highest fanout step with p99 ≤ 100 ms',
+    goal: '≥ 40,000 deliveries/s',
+    measured: ran(fan)
+      ? best
+        ? bestFigure(best)
+        : `no step had p99 ≤ 100 ms without loss (${closest(fan.steps, 'deliveries')})`
+      : na(fan),
+    relay: baseline(relayFan, () => {
+      const relayBest = ran(relayFan) ? bestFanoutStep(relayFan) : undefined;
+      return relayBest ? bestFigure(relayBest) : 'no step had p99 ≤ 100 ms without loss';
+    }),
+    verdict: ran(fan) ? (best && best.achievedDeliveries >= 40_000 ? 'met' : 'missed') : 'n/a',
+  });
 
   const cpu = at200?.cpuPer1kDeliveries;
   checks.push({
@@ -104,72 +120,91 @@ export function evaluateTargets(result: BenchResult): TargetCheck[] {
     measured: cpu
       ? `${cpu.serverDb} (server ${cpu.server}; with shared PostgreSQL background and Redis ${cpu.all})`
       : na(fan),
+    relay: baseline(relayFan, () => relayAt200?.cpuPer1kDeliveries?.serverDb.toString()),
     verdict: cpu ? (cpu.serverDb <= 0.02 ? 'met' : 'missed') : 'n/a',
   });
 
   const pairs = find(result, 'pairs', 'service');
-  if (ran(pairs)) {
-    const good = pairs.steps.filter((s) => stepP99(s) <= 100 && s.sendErrors === 0 && lossless(s));
-    const best = good.sort((a, b) => b.achievedMsgs - a.achievedMsgs)[0];
-    const what = pairs.steps[0]?.latency ? 'acknowledgement and delivery' : 'acknowledgement';
-    checks.push({
-      target: 'pairs: persisted msgs/s with p99 ≤ 100 ms',
-      goal: '≥ 3,000 msgs/s',
-      measured: best
-        ? `${best.achievedMsgs} msgs/s at ${best.offered} offered (${what} p99 ${stepP99(best)} ms)`
-        : `no step had p99 ≤ 100 ms without errors (${closest(pairs.steps, 'msgs')})`,
-      verdict: best && best.achievedMsgs >= 3_000 ? 'met' : 'missed',
-    });
-  } else {
-    checks.push({
-      target: 'pairs: persisted msgs/s with p99 ≤ 100 ms',
-      goal: '≥ 3,000 msgs/s',
-      measured: na(pairs),
-      verdict: 'n/a',
-    });
-  }
+  const relayPairs = find(result, 'pairs', 'relay');
+  const pairsFigure = (step: StepResult, s: ScenarioResult) =>
+    `${step.achievedMsgs} msgs/s at ${step.offered} offered (${
+      s.steps[0]?.latency ? 'acknowledgement and delivery' : 'acknowledgement'
+    } p99 ${stepP99(step)} ms)`;
+  const bestPairs = ran(pairs) ? bestPairsStep(pairs) : undefined;
+  checks.push({
+    target: 'pairs: persisted msgs/s with p99 ≤ 100 ms',
+    goal: '≥ 3,000 msgs/s',
+    measured: ran(pairs)
+      ? bestPairs
+        ? pairsFigure(bestPairs, pairs)
+        : `no step had p99 ≤ 100 ms without errors (${closest(pairs.steps, 'msgs')})`
+      : na(pairs),
+    relay: baseline(relayPairs, () => {
+      const relayBest = ran(relayPairs) ? bestPairsStep(relayPairs) : undefined;
+      return relayBest && ran(relayPairs)
+        ? pairsFigure(relayBest, relayPairs)
+        : 'no step had p99 ≤ 100 ms without errors';
+    }),
+    verdict: ran(pairs) ? (bestPairs && bestPairs.achievedMsgs >= 3_000 ? 'met' : 'missed') : 'n/a',
+  });
 
   const idle = find(result, 'idle', 'service');
-  if (ran(idle) && idle.idle) {
-    const i = idle.idle;
-    const full = i.connected >= 19_000;
-    checks.push({
-      target: 'idle sockets on one node',
-      goal: '≤ 10 KiB RSS per socket at 19,000 sockets',
-      measured:
-        `${(i.rssPerSocketBytes / KiB).toFixed(2)} KiB per socket at ${i.connected} sockets` +
-        (full ? '' : ' (fewer than 19,000: indicative only; run BENCH_PROFILE=full)'),
-      verdict: !full ? 'n/a' : i.rssPerSocketBytes <= 10 * KiB ? 'met' : 'missed',
-    });
-  } else {
-    checks.push({
-      target: 'idle sockets on one node',
-      goal: '≤ 10 KiB RSS per socket at 19,000 sockets',
-      measured: na(idle),
-      verdict: 'n/a',
-    });
-  }
+  const relayIdle = find(result, 'idle', 'relay');
+  const idleFigure = (i: IdleResult) =>
+    `${(i.rssPerSocketBytes / KiB).toFixed(2)} KiB per socket at ${i.connected} sockets`;
+  const full = (idle?.idle?.connected ?? 0) >= 19_000;
+  checks.push({
+    target: 'idle sockets on one node',
+    goal: '≤ 10 KiB RSS per socket at 19,000 sockets',
+    measured:
+      ran(idle) && idle.idle
+        ? idleFigure(idle.idle) +
+          (full ? '' : ' (fewer than 19,000: indicative only; run BENCH_PROFILE=full)')
+        : na(idle),
+    relay: baseline(relayIdle, () => relayIdle?.idle && idleFigure(relayIdle.idle)),
+    verdict:
+      ran(idle) && idle.idle
+        ? !full
+          ? 'n/a'
+          : idle.idle.rssPerSocketBytes <= 10 * KiB
+            ? 'met'
+            : 'missed'
+        : 'n/a',
+  });
 
   const history = find(result, 'history', 'service');
-  const first = ran(history) ? history.steps[0] : undefined;
-  if (first?.kinds) {
-    const newest = first.kinds.newest?.p99 ?? Infinity;
-    const deep = first.kinds.deep?.p99 ?? Infinity;
-    checks.push({
-      target: `history pages at ${first.offered} req/s`,
-      goal: 'p99 ≤ 5 ms (newest and deep page)',
-      measured: `newest p99 ${newest} ms, deep p99 ${deep} ms`,
-      verdict: newest <= 5 && deep <= 5 && first.sendErrors === 0 ? 'met' : 'missed',
-    });
-  } else {
-    checks.push({
-      target: 'history pages',
-      goal: 'p99 ≤ 5 ms (newest and deep page)',
-      measured: na(history),
-      verdict: 'n/a',
-    });
-  }
+  const relayHistory = find(result, 'history', 'relay');
+  const firstPages = (s: ScenarioResult | undefined) =>
+    ran(s) && s.steps[0]?.kinds ? s.steps[0] : undefined;
+  const pagesFigure = (step: StepResult) =>
+    `newest p99 ${step.kinds?.newest?.p99 ?? '–'} ms, deep p99 ${step.kinds?.deep?.p99 ?? '–'} ms`;
+  const first = firstPages(history);
+  const relayFirst = firstPages(relayHistory);
+  checks.push({
+    target: first ? `history pages at ${first.offered} req/s` : 'history pages',
+    goal: 'p99 ≤ 5 ms (newest and deep page)',
+    measured: first ? pagesFigure(first) : na(history),
+    relay: baseline(relayHistory, () => relayFirst && pagesFigure(relayFirst)),
+    verdict: first
+      ? (first.kinds?.newest?.p99 ?? Infinity) <= 5 &&
+        (first.kinds?.deep?.p99 ?? Infinity) <= 5 &&
+        first.sendErrors === 0
+        ? 'met'
+        : 'missed'
+      : 'n/a',
+  });
   return checks;
+}
+
+/** The targets as a Markdown table: the service's figure, its verdict, the relay's figure. */
+export function targetTable(checks: TargetCheck[]): string[] {
+  return [
+    '| target | goal | measured | verdict | bare relay, same run |',
+    '| --- | --- | --- | --- | --- |',
+    ...checks.map(
+      (c) => `| ${c.target} | ${c.goal} | ${c.measured} | ${c.verdict} | ${c.relay ?? '–'} |`,
+    ),
+  ];
 }
 
 const fmt = (x: number | undefined, digits = 2) =>
@@ -345,16 +380,24 @@ export function charts(result: BenchResult): Record<string, string> {
   const history = find(result, 'history', 'service');
   if (ran(history)) {
     const series: Series[] = [];
-    for (const kind of ['newest', 'deep']) {
-      for (const p of ['p50', 'p99'] as const) {
-        series.push({
-          name: `${kind} page ${p}`,
-          points: history.steps
-            .filter((s) => s.kinds?.[kind])
-            .map((s) => [s.offered, s.kinds![kind]![p]]),
-          dashed: p === 'p50',
-          color: kind === 'newest' ? '#1f77b4' : '#d62728',
-        });
+    const relayHistory = find(result, 'history', 'relay');
+    const colors: Record<TargetKind, Record<string, string>> = {
+      service: { newest: '#1f77b4', deep: '#d62728' },
+      relay: { newest: '#2ca02c', deep: '#ff7f0e' },
+    };
+    for (const s of ran(relayHistory) ? [history, relayHistory] : [history]) {
+      for (const kind of ['newest', 'deep']) {
+        // The relay's p99 only: its p50 lines would crowd the service's.
+        for (const p of s.target === 'relay' ? (['p99'] as const) : (['p50', 'p99'] as const)) {
+          series.push({
+            name: `${s.target === 'relay' ? 'relay (Node + pg) ' : ''}${kind} page ${p}`,
+            points: s.steps
+              .filter((step) => step.kinds?.[kind])
+              .map((step) => [step.offered, step.kinds![kind]![p]]),
+            dashed: p === 'p50',
+            color: colors[s.target][kind]!,
+          });
+        }
       }
     }
     out['history-latency.svg'] = lineChart({
@@ -402,14 +445,7 @@ export function markdownReport(result: BenchResult, chartFiles: Record<string, s
   if (result.warnings.length > 0) {
     lines.push('', '## Warnings', '', ...result.warnings.map((w) => `- ${w}`));
   }
-  lines.push(
-    '',
-    '## Targets (for the service)',
-    '',
-    '| target | goal | measured | verdict |',
-    '| --- | --- | --- | --- |',
-    ...result.checks.map((c) => `| ${c.target} | ${c.goal} | ${c.measured} | ${c.verdict} |`),
-  );
+  lines.push('', '## Targets (for the service)', '', ...targetTable(result.checks));
 
   const relayFan = find(result, 'fanout', 'relay');
   const relayIdle = find(result, 'idle', 'relay');

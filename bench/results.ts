@@ -82,6 +82,8 @@ export interface TargetCheck {
   target: string;
   goal: string;
   measured: string;
+  /** The same figure for the bare relay of the same run (its history page: Node + pg only). */
+  relay?: string;
   /** 'met' / 'missed'; 'n/a' when the scenario did not run against the service. */
   verdict: 'met' | 'missed' | 'n/a';
 }

@@ -20,7 +20,7 @@ import { DISK_PROBE_DIR } from './disk-probe.js';
 import { setPinnedCores } from './measure.js';
 import { cpusAllowed, currentLoad, machineInfo } from './procstat.js';
 import { loadProfile, type ScenarioName } from './profile.js';
-import { charts, evaluateTargets, markdownReport } from './report.js';
+import { charts, evaluateTargets, markdownReport, targetTable } from './report.js';
 import type { BenchResult, ScenarioResult } from './results.js';
 import {
   type BenchUser,
@@ -113,9 +113,7 @@ function updateDocs(result: BenchResult, reportName: string): void {
       `load average before the run ${la} (after: ${result.loadAverageAfter.map((x) => x.toFixed(2)).join(' / ')}). ` +
       `Full report: [bench/results/${reportName}](../bench/results/${reportName}).`,
     '',
-    '| target | goal | measured | verdict |',
-    '| --- | --- | --- | --- |',
-    ...result.checks.map((c) => `| ${c.target} | ${c.goal} | ${c.measured} | ${c.verdict} |`),
+    ...targetTable(result.checks),
     '',
     end,
   ].join('\n');
@@ -228,6 +226,7 @@ async function main(): Promise<void> {
             script: path.join(here, 'relay-server.js'),
             logFile,
             pins: pinning.plan,
+            postgresAdminUrl,
           })
         : await startService({
             // Another build of the server may be measured with the same harness.

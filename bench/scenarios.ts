@@ -10,9 +10,9 @@ import {
 import { LatencyHistogram } from './histogram.js';
 import { GeneratorMonitor, type ResourceUsage, ResourceWindow, round } from './measure.js';
 import { openLoop } from './open-loop.js';
-import type { Profile } from './profile.js';
+import { type Profile, warmupSecondsAt } from './profile.js';
 import type { CpuPerK, IdleResult, ScenarioResult, StepResult } from './results.js';
-import { type ServiceTarget, serverRss, type Target } from './targets.js';
+import { serverRss, type Target } from './targets.js';
 import { type Delivery, messageContent, parseDelivery, StepTracker } from './tracker.js';
 
 export interface BenchUser {
@@ -284,8 +284,9 @@ async function runLadder(
   result: ScenarioResult,
 ): Promise<void> {
   const { profile } = ctx;
-  ctx.log(`  warm-up ${profile.warmupSeconds} s at ${ladder[0]}/s`);
-  await messageStep(ctx, scenario, 0, ladder[0]!, profile.warmupSeconds);
+  const warmup = warmupSecondsAt(profile, ladder[0]!);
+  ctx.log(`  warm-up ${warmup} s at ${ladder[0]}/s`);
+  await messageStep(ctx, scenario, 0, ladder[0]!, warmup);
   scenario.trackers.delete(0);
   for (let s = 0; s < ladder.length; s += 1) {
     const rate = ladder[s]!;
@@ -514,43 +515,55 @@ export async function history(ctx: Context): Promise<ScenarioResult> {
   const { messages, pageSize, deepBeforeSeq, ladder } = profile.history;
   const result = emptyResult(ctx, 'history');
   result.setup = { messages, pageSize, deepBeforeSeq };
-  if (target.kind !== 'service') {
-    return { ...result, status: 'skipped', reason: 'the relay keeps no history' };
-  }
-  const service = target as ServiceTarget;
+  const database = target.database;
+  if (!database) return { ...result, status: 'skipped', reason: 'no database to seed' };
   const [a, b] = [ctx.users[0]!, ctx.users[1]!];
   const chatId = await createChat(ctx, a, [b], 'bench history');
   const baseMs = Date.now() - messages - 60_000;
   const t0 = performance.now();
   const id = seededIdSql('g', baseMs);
-  await service.admin.query(
-    `insert into messages (id, chat_id, seq, change_seq, sender, reply_to, content,
-       client_message_id, created, updated, deleted)
-     select ${id}, $1, g, g, case when g % 2 = 0 then $2::uuid else $3::uuid end, null,
-       'history ' || g || ' ' || repeat('x', 80), null,
-       to_timestamp((${baseMs}::bigint + g) / 1000.0), to_timestamp((${baseMs}::bigint + g) / 1000.0),
-       false
-     from generate_series(1, ${messages}) g`,
-    [chatId, a.id, b.id],
-  );
-  await service.admin.query(
-    `update chats set last_seq = $2, last_message_id = ${seededIdSql('$2::bigint', baseMs)},
-       last_activity = to_timestamp((${baseMs}::bigint + $2) / 1000.0)
-     where id = $1`,
-    [chatId, messages],
-  );
+  const created = `to_timestamp((${baseMs}::bigint + g) / 1000.0)`;
+  const sender = 'case when g % 2 = 0 then $2::uuid else $3::uuid end';
+  const content = `'history ' || g || ' ' || repeat('x', 80)`;
+  // The service's own tables, or the relay's one table (the baseline's bare page).
+  const table = target.kind === 'service' ? 'messages' : 'relay_messages';
+  if (target.kind === 'service') {
+    await database.admin.query(
+      `insert into messages (id, chat_id, seq, change_seq, sender, reply_to, content,
+         client_message_id, created, updated, deleted)
+       select ${id}, $1, g, g, ${sender}, null, ${content}, null, ${created}, ${created}, false
+       from generate_series(1, ${messages}) g`,
+      [chatId, a.id, b.id],
+    );
+    await database.admin.query(
+      `update chats set last_seq = $2, last_message_id = ${seededIdSql('$2::bigint', baseMs)},
+         last_activity = to_timestamp((${baseMs}::bigint + $2) / 1000.0)
+       where id = $1`,
+      [chatId, messages],
+    );
+  } else {
+    await database.admin.query(
+      `insert into relay_messages (chat_id, seq, id, sender, content, created)
+       select $1, g, ${id}, ${sender}, ${content}, ${created}
+       from generate_series(1, ${messages}) g`,
+      [chatId, a.id, b.id],
+    );
+  }
   // Vacuumed as well as analyzed: a chat this long has been vacuumed many times in any real
   // database, whereas here autovacuum would start on the fresh million rows during the
   // steps, on the server's core (its worker is a backend of this database, so it is pinned
   // there) and count as the server's database CPU.
-  await service.admin.query('vacuum (analyze) messages');
+  await database.admin.query(`vacuum (analyze) ${table}`);
+  // And written out: otherwise the checkpoint of the seeded pages (hundreds of MB of WAL)
+  // falls into the steps, loading the disk and, unpinned, either core.
+  await database.admin.query('checkpoint');
   const seedSeconds = round((performance.now() - t0) / 1000, 1);
   result.setup.seedSeconds = seedSeconds;
   ctx.log(`  seeded ${messages} messages in ${seedSeconds} s`);
 
   const deepId = (
-    await service.admin.query<{ id: string }>(
-      'select id from messages where chat_id = $1 and seq = $2',
+    await database.admin.query<{ id: string }>(
+      `select id from ${table} where chat_id = $1 and seq = $2`,
       [chatId, deepBeforeSeq],
     )
   ).rows[0]?.id;
@@ -579,7 +592,7 @@ export async function history(ctx: Context): Promise<ScenarioResult> {
   ];
   const warm = async (rate: number, seconds: number) =>
     historyStep(ctx, kinds, a.token, rate, seconds);
-  await warm(ladder[0]!, profile.warmupSeconds);
+  await warm(ladder[0]!, warmupSecondsAt(profile, ladder[0]!));
   for (const rate of ladder) {
     const step = await warm(rate, profile.stepSeconds);
     result.steps.push(step);

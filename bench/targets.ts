@@ -19,7 +19,9 @@ export interface Target {
   pid: number;
   /** CPU of the server process itself. */
   serverCpu: CpuAccount;
-  /** CPU of the database backends serving this server (service only). */
+  /** The benchmark database this system reads and writes, when it has one. */
+  database?: BenchDatabase;
+  /** CPU of the database backends serving this server. */
   dbCpu?: CpuAccount;
   /** CPU of PostgreSQL's shared background processes (WAL writer, checkpointer...). */
   dbAuxCpu?: CpuAccount;
@@ -105,29 +107,125 @@ export interface RelayOptions {
   script: string;
   logFile: string;
   pins: PinPlan;
+  /** Where the relay's database (for its history baseline) is created. */
+  postgresAdminUrl: string;
+}
+
+/**
+ * A fresh database for one system under test, with a connection for seeding it (not counted
+ * as the system's), the CPU of the system's own backends, and the pinning of those backends.
+ */
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  admin: pg.Client;
+  /** CPU of the backends of this database other than the admin connection. */
+  backendsCpu: CpuAccount;
+  /** CPU of PostgreSQL's shared background processes. */
+  auxiliaryCpu: CpuAccount;
+  /** Pins backends that appeared since the last call. */
+  repin(): Promise<void>;
+  /** Closes the admin connection and drops the database. */
+  drop(): Promise<void>;
+}
+
+export async function createBenchDatabase(
+  postgresAdminUrl: string,
+  label: string,
+  pins: PinPlan,
+): Promise<BenchDatabase> {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:TZ.]/g, '')
+    .slice(0, 14);
+  const name = `messenger_bench_${label}${stamp}_${randomBytes(2).toString('hex')}`;
+  const root = new pg.Client({ connectionString: postgresAdminUrl });
+  await root.connect();
+  await root.query(`create database "${name}"`);
+  const url = new URL(postgresAdminUrl);
+  url.pathname = `/${name}`;
+  const admin = new pg.Client({ connectionString: url.toString() });
+  const drop = async () => {
+    await admin.end().catch(() => undefined);
+    await root
+      .query(`drop database if exists "${name}" with (force)`)
+      .catch((error: unknown) => console.error(`could not drop ${name}:`, error));
+    await root.end().catch(() => undefined);
+  };
+  let adminPid: number;
+  try {
+    await admin.connect();
+    adminPid = Number(
+      ((await admin.query('select pg_backend_pid() as pid')).rows[0] as { pid: number }).pid,
+    );
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  // Backends of this database other than our own seeding connection: the system's pool.
+  const backends = async (): Promise<number[]> => {
+    const { rows } = await root.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = $1 and pid <> $2',
+      [name, adminPid],
+    );
+    return rows.map((row) => Number(row.pid));
+  };
+  const auxiliary = async (): Promise<number[]> => {
+    const { rows } = await root.query<{ pid: number }>(
+      "select pid from pg_stat_activity where datname is null and backend_type <> 'client backend'",
+    );
+    return rows.map((row) => Number(row.pid));
+  };
+  const pinned = new Set<number>();
+  return {
+    name,
+    url: url.toString(),
+    admin,
+    backendsCpu: new CpuAccount(backends),
+    auxiliaryCpu: new CpuAccount(auxiliary),
+    repin: async () => {
+      const fresh = (await backends()).filter((p) => !pinned.has(p));
+      await pin(fresh, pins.serverCpus);
+      for (const p of fresh) pinned.add(p);
+    },
+    drop,
+  };
 }
 
 export async function startRelay(options: RelayOptions): Promise<Target> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
+  const database = await createBenchDatabase(options.postgresAdminUrl, 'relay_', options.pins);
   const child = spawnPinned(
     process.execPath,
     [options.script],
-    { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
+    { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url },
     options.pins.serverCpus,
     options.logFile,
   );
-  await waitReady(baseUrl, child, 20_000);
+  const stop = async () => {
+    await stopChild(child);
+    await database.drop();
+  };
+  try {
+    await waitReady(baseUrl, child, 20_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  await database.repin();
   const pid = child.pid!;
   return {
     kind: 'relay',
     label: 'bare ws relay',
     baseUrl,
     pid,
+    database,
     serverCpu: new CpuAccount(() => [pid]),
+    dbCpu: database.backendsCpu,
     pinnedTo: () => cpusAllowed(pid) ?? '?',
-    repin: async () => undefined,
-    stop: () => stopChild(child),
+    repin: database.repin,
+    stop,
     logFile: options.logFile,
   };
 }
@@ -148,26 +246,12 @@ export interface ServiceOptions {
 }
 
 export interface ServiceTarget extends Target {
-  database: string;
-  databaseUrl: string;
-  /** A connection to the benchmark database, for seeding (not counted as the server's). */
-  admin: pg.Client;
+  database: BenchDatabase;
 }
 
 /** Creates a fresh database, starts `bin/messenger-server` on it pinned, and waits for /readyz. */
 export async function startService(options: ServiceOptions): Promise<ServiceTarget> {
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:TZ.]/g, '')
-    .slice(0, 14);
-  const database = `messenger_bench_${stamp}_${randomBytes(2).toString('hex')}`;
-  const root = new pg.Client({ connectionString: options.postgresAdminUrl });
-  await root.connect();
-  await root.query(`create database "${database}"`);
-  const url = new URL(options.postgresAdminUrl);
-  url.pathname = `/${database}`;
-  const databaseUrl = url.toString();
-
+  const database = await createBenchDatabase(options.postgresAdminUrl, '', options.pins);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'messenger-bench-'));
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -176,7 +260,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     NODE_ENV: 'production',
     PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: database.url,
     JWT_SECRET: randomBytes(36).toString('base64url'),
     DATA_DIR: dataDir,
     LOG_LEVEL: options.logLevel,
@@ -187,7 +271,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
   if (options.redisUrl) {
     env.REDIS_URL = options.redisUrl;
     // Redis is shared with whatever else runs here: keep our events on channels of our own.
-    env.REDIS_CHANNEL_PREFIX ??= database;
+    env.REDIS_CHANNEL_PREFIX ??= database.name;
   }
   const nodeArgs = [
     ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
@@ -202,49 +286,18 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
   const child = spawnPinned(command, args, env, options.pins.serverCpus, options.logFile);
   const cleanup = async () => {
     await stopChild(child);
-    await admin.end().catch(() => undefined);
-    await root
-      .query(`drop database if exists "${database}" with (force)`)
-      .catch((error: unknown) => console.error(`could not drop ${database}:`, error));
-    await root.end().catch(() => undefined);
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   };
-  const admin = new pg.Client({ connectionString: databaseUrl });
   try {
     await waitReady(baseUrl, child, 60_000);
-    await admin.connect();
   } catch (error) {
     await cleanup();
     throw error;
   }
   const pid = child.pid!;
-  const adminPid = Number(
-    ((await admin.query('select pg_backend_pid() as pid')).rows[0] as { pid: number }).pid,
-  );
-
-  // Backends of this database other than our own seeding connection: the server's pool.
-  const backends = async (): Promise<number[]> => {
-    const { rows } = await root.query<{ pid: number }>(
-      'select pid from pg_stat_activity where datname = $1 and pid <> $2',
-      [database, adminPid],
-    );
-    return rows.map((row) => Number(row.pid));
-  };
-  const auxiliary = async (): Promise<number[]> => {
-    const { rows } = await root.query<{ pid: number }>(
-      "select pid from pg_stat_activity where datname is null and backend_type <> 'client backend'",
-    );
-    return rows.map((row) => Number(row.pid));
-  };
   const redisPids = pidsByName('redis-server');
-
-  const pinned = new Set<number>();
-  const repin = async () => {
-    const fresh = (await backends()).filter((p) => !pinned.has(p));
-    await pin(fresh, options.pins.serverCpus);
-    for (const p of fresh) pinned.add(p);
-  };
-  await repin();
+  await database.repin();
 
   return {
     kind: 'service',
@@ -252,16 +305,14 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     baseUrl,
     pid,
     database,
-    databaseUrl,
-    admin,
     serverCpu: new CpuAccount(() => [pid]),
-    dbCpu: new CpuAccount(backends),
-    dbAuxCpu: new CpuAccount(auxiliary),
+    dbCpu: database.backendsCpu,
+    dbAuxCpu: database.auxiliaryCpu,
     ...(options.redisUrl && redisPids.length > 0
       ? { redisCpu: new CpuAccount(() => redisPids) }
       : {}),
     pinnedTo: () => cpusAllowed(pid) ?? '?',
-    repin,
+    repin: database.repin,
     stop: cleanup,
     logFile: options.logFile,
   };

@@ -3,7 +3,7 @@ import { nowUs } from '../bench/client.js';
 import { LatencyHistogram } from '../bench/histogram.js';
 import { openLoop } from '../bench/open-loop.js';
 import { loadProfile } from '../bench/profile.js';
-import { charts, evaluateTargets, markdownReport } from '../bench/report.js';
+import { charts, evaluateTargets, markdownReport, targetTable } from '../bench/report.js';
 import type { BenchResult, StepResult } from '../bench/results.js';
 import { linearTicks, lineChart, logTicks } from '../bench/svg.js';
 import { type Delivery, messageContent, parseDelivery, StepTracker } from '../bench/tracker.js';
@@ -213,6 +213,13 @@ describe('bench: targets and report', () => {
         steps: [step(200, 12), step(400, 90), step(800, 400)],
       },
       {
+        scenario: 'fanout',
+        target: 'relay',
+        status: 'ok',
+        setup: {},
+        steps: [step(200, 3), step(800, 60)],
+      },
+      {
         scenario: 'idle',
         target: 'service',
         status: 'skipped',
@@ -229,6 +236,21 @@ describe('bench: targets and report', () => {
     const checks = evaluateTargets(result);
     expect(checks.map((c) => c.verdict)).toEqual(['met', 'met', 'met', 'n/a', 'n/a', 'n/a']);
     expect(checks[1]!.measured).toContain('400 msgs/s');
+  });
+
+  it('puts the relay figure of the same run beside each target', () => {
+    const checks = evaluateTargets(result);
+    expect(checks.map((c) => c.relay)).toEqual([
+      'p99 3 ms, lost 0 (late 0), dup 0',
+      '800 msgs/s: 80000 deliveries/s, p99 60 ms',
+      '0.019',
+      'not run',
+      'not run',
+      'not run',
+    ]);
+    expect(targetTable(checks)[2]).toBe(
+      '| fanout at 200 msgs/s | p99 ≤ 15 ms, zero loss | p99 12 ms, lost 0 (late 0), dup 0 | met | p99 3 ms, lost 0 (late 0), dup 0 |',
+    );
   });
 
   it('writes a Markdown report with a table row per step and the charts', () => {
