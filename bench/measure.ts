@@ -53,7 +53,7 @@ export class ResourceWindow {
 
   #accounts() {
     const t = this.target;
-    return [t.serverCpu, t.dbCpu, t.dbAuxCpu, t.redisCpu].filter((a) => a !== undefined);
+    return [t.serverCpu, t.database?.backendsCpu, t.dbAuxCpu, t.redisCpu].filter((a) => a !== undefined);
   }
 
   async start(): Promise<void> {
@@ -99,7 +99,7 @@ export class ResourceWindow {
     };
     const serverBusy = busy(pinnedCores.server);
     const generatorBusy = busy(pinnedCores.generator);
-    const ours = serverS + (t.dbCpu?.seconds ?? 0);
+    const ours = serverS + (t.database?.backendsCpu.seconds ?? 0);
     const foreign: Pick<ResourceUsage, 'foreignOnServerCore' | 'foreignOnGeneratorCore'> = {};
     if (serverBusy !== undefined && wallS > 0) {
       foreign.foreignOnServerCore = round(Math.max(0, serverBusy - ours / wallS), 3);
@@ -113,7 +113,7 @@ export class ResourceWindow {
       ...(diskSync ? { diskSync } : {}),
       wallS: round(wallS, 3),
       serverS: round(serverS, 3),
-      dbS: round(t.dbCpu?.seconds ?? 0, 3),
+      dbS: round(t.database?.backendsCpu.seconds ?? 0, 3),
       dbAuxS: round(t.dbAuxCpu?.seconds ?? 0, 3),
       redisS: round(t.redisCpu?.seconds ?? 0, 3),
       serverUtil: round(wallS > 0 ? serverS / wallS : 0, 3),

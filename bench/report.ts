@@ -72,8 +72,10 @@ export function evaluateTargets(result: BenchResult): TargetCheck[] {
         ? 'no such step'
         : `${s.status}: ${s.reason ?? ''}`;
   // The same figure for the bare relay of this run, or why there is none.
-  const baseline = (s: ScenarioResult | undefined, figure: () => string | undefined) =>
-    (ran(s) ? figure() : undefined) ?? na(s);
+  const baseline = (
+    s: ScenarioResult | undefined,
+    figure: (relay: ScenarioResult) => string | undefined,
+  ) => (ran(s) ? figure(s) : undefined) ?? na(s);
 
   const fan = find(result, 'fanout', 'service');
   const relayFan = find(result, 'fanout', 'relay');
@@ -106,8 +108,8 @@ export function evaluateTargets(result: BenchResult): TargetCheck[] {
         ? bestFigure(best)
         : `no step had p99 ≤ 100 ms without loss (${closest(fan.steps, 'deliveries')})`
       : na(fan),
-    relay: baseline(relayFan, () => {
-      const relayBest = ran(relayFan) ? bestFanoutStep(relayFan) : undefined;
+    relay: baseline(relayFan, (relay) => {
+      const relayBest = bestFanoutStep(relay);
       return relayBest ? bestFigure(relayBest) : 'no step had p99 ≤ 100 ms without loss';
     }),
     verdict: ran(fan) ? (best && best.achievedDeliveries >= 40_000 ? 'met' : 'missed') : 'n/a',
@@ -139,11 +141,9 @@ export function evaluateTargets(result: BenchResult): TargetCheck[] {
         ? pairsFigure(bestPairs, pairs)
         : `no step had p99 ≤ 100 ms without errors (${closest(pairs.steps, 'msgs')})`
       : na(pairs),
-    relay: baseline(relayPairs, () => {
-      const relayBest = ran(relayPairs) ? bestPairsStep(relayPairs) : undefined;
-      return relayBest && ran(relayPairs)
-        ? pairsFigure(relayBest, relayPairs)
-        : 'no step had p99 ≤ 100 ms without errors';
+    relay: baseline(relayPairs, (relay) => {
+      const relayBest = bestPairsStep(relay);
+      return relayBest ? pairsFigure(relayBest, relay) : 'no step had p99 ≤ 100 ms without errors';
     }),
     verdict: ran(pairs) ? (bestPairs && bestPairs.achievedMsgs >= 3_000 ? 'met' : 'missed') : 'n/a',
   });
@@ -161,7 +161,7 @@ export function evaluateTargets(result: BenchResult): TargetCheck[] {
         ? idleFigure(idle.idle) +
           (full ? '' : ' (fewer than 19,000: indicative only; run BENCH_PROFILE=full)')
         : na(idle),
-    relay: baseline(relayIdle, () => relayIdle?.idle && idleFigure(relayIdle.idle)),
+    relay: baseline(relayIdle, (relay) => relay.idle && idleFigure(relay.idle)),
     verdict:
       ran(idle) && idle.idle
         ? !full

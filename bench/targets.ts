@@ -19,10 +19,8 @@ export interface Target {
   pid: number;
   /** CPU of the server process itself. */
   serverCpu: CpuAccount;
-  /** The benchmark database this system reads and writes, when it has one. */
+  /** The benchmark database this system reads and writes (its backends' CPU), if any. */
   database?: BenchDatabase;
-  /** CPU of the database backends serving this server. */
-  dbCpu?: CpuAccount;
   /** CPU of PostgreSQL's shared background processes (WAL writer, checkpointer...). */
   dbAuxCpu?: CpuAccount;
   /** CPU of the Redis server (shared with anything else using it). */
@@ -222,7 +220,6 @@ export async function startRelay(options: RelayOptions): Promise<Target> {
     pid,
     database,
     serverCpu: new CpuAccount(() => [pid]),
-    dbCpu: database.backendsCpu,
     pinnedTo: () => cpusAllowed(pid) ?? '?',
     repin: database.repin,
     stop,
@@ -306,7 +303,6 @@ export async function startService(options: ServiceOptions): Promise<ServiceTarg
     pid,
     database,
     serverCpu: new CpuAccount(() => [pid]),
-    dbCpu: database.backendsCpu,
     dbAuxCpu: database.auxiliaryCpu,
     ...(options.redisUrl && redisPids.length > 0
       ? { redisCpu: new CpuAccount(() => redisPids) }
