@@ -53,7 +53,9 @@ export class ResourceWindow {
 
   #accounts() {
     const t = this.target;
-    return [t.serverCpu, t.database?.backendsCpu, t.dbAuxCpu, t.redisCpu].filter((a) => a !== undefined);
+    return [t.serverCpu, t.database?.backendsCpu, t.dbAuxCpu, t.redisCpu].filter(
+      (a) => a !== undefined,
+    );
   }
 
   async start(): Promise<void> {
