@@ -100,12 +100,17 @@ describe('a long chat', () => {
     for (let step = 0; step < 200; step += 1) {
       const top = await byTestId(page, 'history-top').textContent();
       if (top?.includes('Beginning of the conversation')) break;
-      const oldest = messages(page).first();
-      const oldestId = await oldest.getAttribute('data-message-id');
+      // Read together: a page landing between two reads would pair a count with the wrong
+      // oldest message.
+      const before = await messages(page).evaluateAll((els) => ({
+        count: els.length,
+        oldestId: els[0]?.getAttribute('data-message-id'),
+      }));
+      const oldestId = before.oldestId;
       await page.mouse.wheel(0, -150);
       await page.waitForTimeout(100);
       const count = await messages(page).count();
-      if (count !== (loaded.at(-1) ?? 50)) {
+      if (count !== before.count) {
         loaded.push(count);
         // The message that was the oldest is still on screen: the view did not jump.
         const previous = page.locator(`[data-message-id="${oldestId}"]`);

@@ -7,6 +7,8 @@ import { dayKey, formatDay } from '../util';
 import { MessageItem, PendingItem } from './MessageItem';
 
 const NEAR_BOTTOM_PX = 48;
+/** How far above the view the top of the history starts loading the older page. */
+const OLDER_MARGIN_PX = 300;
 
 /**
  * The scrolling history of one chat: loads older pages when its top comes into view, keeps
@@ -78,10 +80,23 @@ export function MessageList({
     if (newest) store.markVisible(newest);
   };
 
+  /**
+   * Whether the top of the history is within the observer's margin now. An observer's entry
+   * can be older than the layout: the one taken before the first page scrolled to its end
+   * arrives after, and must not load a page the reader never scrolled to.
+   */
+  const topNear = (root: HTMLElement) => {
+    const top = sentinel.current;
+    return (
+      !!top &&
+      top.getBoundingClientRect().bottom >= root.getBoundingClientRect().top - OLDER_MARGIN_PX
+    );
+  };
+
   const loadOlder = () => {
     const el = scroller.current;
     const h = latest.current.history;
-    if (!el || !h.loaded || !h.hasMore || h.loadingOlder) return;
+    if (!el || !h.loaded || !h.hasMore || h.loadingOlder || !topNear(el)) return;
     olderRequested.current = true;
     recordFirstShown();
     void store.loadOlder(chatId).then(recheckTop);
@@ -119,7 +134,7 @@ export function MessageList({
       (entries) => {
         if (entries.some((e) => e.isIntersecting)) loadOlder();
       },
-      { root, rootMargin: '300px 0px 0px 0px' },
+      { root, rootMargin: `${OLDER_MARGIN_PX}px 0px 0px 0px` },
     );
     if (sentinel.current) olderObserver.current.observe(sentinel.current);
     const resize = new ResizeObserver(() => {
