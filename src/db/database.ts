@@ -45,7 +45,8 @@ export type DatabaseOptions =
       /**
        * A connection silent this long, both ways, is closed, so a hung server or network
        * cannot hold requests forever: its queries fail as unavailable (default 30000; 0
-       * disables). Longer than the pool's 10 s idle timeout, so idle connections are not cut.
+       * disables). The default outlasts the pool's 10 s idle timeout, so idle connections are
+       * not cut.
        */
       queryTimeoutMs?: number;
     }
