@@ -97,26 +97,33 @@ describe('a long chat', () => {
     const list = byTestId(page, 'message-list');
     await list.hover();
     const loaded: number[] = [];
-    for (let step = 0; step < 200; step += 1) {
-      const top = await byTestId(page, 'history-top').textContent();
-      if (top?.includes('Beginning of the conversation')) break;
-      // Read together: a page landing between two reads would pair a count with the wrong
-      // oldest message.
-      const before = await messages(page).evaluateAll((els) => ({
+    // The count and the oldest message, read together: a page landing between two reads
+    // would pair them wrongly. A page may land at any moment, also between two steps.
+    const shownNow = () =>
+      messages(page).evaluateAll((els) => ({
         count: els.length,
         oldestId: els[0]?.getAttribute('data-message-id'),
       }));
-      const oldestId = before.oldestId;
-      await page.mouse.wheel(0, -150);
-      await page.waitForTimeout(100);
-      const count = await messages(page).count();
-      if (count !== before.count) {
-        loaded.push(count);
+    let known = await shownNow();
+    const noteLanding = async () => {
+      const now = await shownNow();
+      if (now.count !== known.count) {
+        loaded.push(now.count);
         // The message that was the oldest is still on screen: the view did not jump.
-        const previous = page.locator(`[data-message-id="${oldestId}"]`);
+        const previous = page.locator(`[data-message-id="${known.oldestId}"]`);
         await expect.poll(() => inView(previous)).toBe(true);
       }
+      known = now;
+    };
+    for (let step = 0; step < 200; step += 1) {
+      const top = await byTestId(page, 'history-top').textContent();
+      if (top?.includes('Beginning of the conversation')) break;
+      await noteLanding();
+      await page.mouse.wheel(0, -150);
+      await page.waitForTimeout(100);
+      await noteLanding();
     }
+    await noteLanding();
     expect(loaded).toEqual([100, TOTAL]);
     await byTestId(page, 'history-top').getByText('Beginning of the conversation').waitFor();
     await page.unroute(olderPages);
